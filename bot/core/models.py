@@ -1,0 +1,91 @@
+"""Plain, immutable value objects shared by every layer of the core."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+__all__ = [
+    "Asset",
+    "AssetKind",
+    "QualityIssue",
+    "QualityKind",
+    "SymbolStatus",
+]
+
+
+class AssetKind(enum.StrEnum):
+    """Crypto trades around the clock; equities trade on NYSE sessions only."""
+
+    CRYPTO = "crypto"
+    EQUITY = "equity"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One instrument of the universe and how each data source names it.
+
+    ``symbol`` is the name users see (BTC, PSCT). ``ccxt`` is the exchange market
+    (``BTC/USD``); ``yahoo`` the Yahoo Finance ticker (``BTC-USD``, ``PSCT``).
+    """
+
+    symbol: str
+    kind: AssetKind
+    label: str = ""
+    ccxt: str | None = None
+    yahoo: str | None = None
+
+    @property
+    def ticker(self) -> str:
+        """File and Yahoo name: the Yahoo ticker when known, else the symbol."""
+        return self.yahoo or self.symbol
+
+    @property
+    def is_crypto(self) -> bool:
+        """Whether the asset trades around the clock."""
+        return self.kind is AssetKind.CRYPTO
+
+
+class QualityKind(enum.StrEnum):
+    """What the data layer found wrong; ``blocks_alerts`` says which findings are fatal."""
+
+    STALE = "stale"  # the latest session should be available by now but is not
+    MISSING = "missing"  # a session inside the history has no price
+    BAD_PRICE = "bad_price"  # zero, negative or not-a-number close
+    OUTLIER = "outlier"  # a return far outside the asset's usual range (a warning)
+    FETCH_FAILED = "fetch_failed"  # the last refresh of this symbol failed
+
+    @property
+    def blocks_alerts(self) -> bool:
+        """Stale or broken data must never produce an alert; outliers and old gaps may."""
+        return self in {QualityKind.STALE, QualityKind.BAD_PRICE, QualityKind.FETCH_FAILED}
+
+
+@dataclass(frozen=True, slots=True)
+class QualityIssue:
+    """One finding of the quality checks, attached to a symbol and the sessions it concerns."""
+
+    symbol: str
+    kind: QualityKind
+    detail: str
+    sessions: tuple[date, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.symbol}: {self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolStatus:
+    """What ``corrbot fetch`` reports for one symbol after a refresh."""
+
+    asset: Asset
+    source: str
+    first_session: date | None
+    last_session: date | None
+    rows: int
+    expected_last_session: date | None
+    fetched_at: datetime | None
+    stale_sessions: int = 0
+    issues: tuple[QualityIssue, ...] = field(default=())
+    error: str | None = None

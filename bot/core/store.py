@@ -1,0 +1,316 @@
+"""The embedded SQLite store: WAL mode, a versioned schema, forward-only migrations.
+
+One file holds everything corrbot must remember across restarts. This module owns the
+connection, the schema and the price cache; later features (subscribers, alerts, the
+delivery outbox) add their tables as further migrations and their queries as methods or
+companion modules using :meth:`Store.transaction`.
+
+Timestamps are stored as ISO-8601 UTC text (``2024-11-29T18:00:00Z``), which sorts
+correctly and reads well in ``sqlite3``. The file is created owner-only (0600) because it
+holds subscribers' chat ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bot.core.errors import StoreError
+
+__all__ = ["MIGRATIONS", "FetchRecord", "Store", "format_ts", "parse_ts"]
+
+#: Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE prices (
+        symbol     TEXT NOT NULL,
+        ts         TEXT NOT NULL,   -- observation instant, UTC
+        close      REAL,            -- NULL when the source gave not-a-number
+        source     TEXT NOT NULL,   -- e.g. ccxt:kraken, yfinance, csv, synthetic
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (symbol, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE fetch_log (
+        symbol       TEXT PRIMARY KEY,
+        source       TEXT NOT NULL,
+        attempted_at TEXT NOT NULL,
+        succeeded_at TEXT,
+        error        TEXT
+    );
+    -- instants a source was asked for and did not have (pre-listing days, outages)
+    -- remembered so a refresh does not ask again, and flagged by the quality checks
+    CREATE TABLE price_gaps (
+        symbol     TEXT NOT NULL,
+        ts         TEXT NOT NULL,
+        checked_at TEXT NOT NULL,
+        PRIMARY KEY (symbol, ts)
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def format_ts(value: datetime | pd.Timestamp) -> str:
+    """UTC ISO-8601 text with a ``Z``; naive values are taken to be UTC already."""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(text: str) -> pd.Timestamp:
+    """Inverse of :func:`format_ts`."""
+    return pd.Timestamp(text).tz_convert("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRecord:
+    """The outcome of the most recent refresh of one symbol."""
+
+    symbol: str
+    source: str
+    attempted_at: pd.Timestamp
+    succeeded_at: pd.Timestamp | None
+    error: str | None
+
+
+class Store:
+    """A SQLite database opened, migrated and ready; use :meth:`open`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._conn = connection
+        self._lock = threading.RLock()
+        self.path = path
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """Open (creating it owner-only if needed) and migrate the store at ``path``."""
+        path = Path(path)
+        if str(path) != ":memory:":
+            _create_private(path)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        store = cls(conn, path)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"the store at {path} is unreadable ({exc}); move it aside to start afresh"
+            ) from None
+        return store
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the store at {self.path} has schema version {version}, newer than this "
+                f"corrbot understands ({len(MIGRATIONS)}); upgrade corrbot"
+            )
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as conn:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target:d}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction: all of it is written, or none."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"the store at {self.path} is busy or locked: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write to the store at {self.path}: {exc}") from None
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store at {self.path}: {exc}") from None
+
+    # -- the price cache -------------------------------------------------------------
+
+    def upsert_prices(
+        self, symbol: str, closes: pd.Series, *, source: str, fetched_at: datetime
+    ) -> int:
+        """Insert or replace observations (revised closes overwrite); returns rows written."""
+        fetched = format_ts(fetched_at)
+        rows = [
+            (
+                symbol,
+                format_ts(ts),
+                None if not np.isfinite(close) else float(close),
+                source,
+                fetched,
+            )
+            for ts, close in zip(closes.index, closes.to_numpy(dtype="float64"), strict=True)
+        ]
+        try:
+            with self.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO prices (symbol, ts, close, source, fetched_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol, ts) DO UPDATE SET "
+                    "close = excluded.close, source = excluded.source, "
+                    "fetched_at = excluded.fetched_at",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write prices for {symbol}: {exc}") from None
+        return len(rows)
+
+    def load_prices(self, symbol: str, *, since: datetime | None = None) -> pd.Series:
+        """Cached closes of ``symbol`` indexed by UTC instant (NaN where none was given)."""
+        sql = "SELECT ts, close FROM prices WHERE symbol = ?"
+        params: list[object] = [symbol]
+        if since is not None:
+            sql += " AND ts >= ?"
+            params.append(format_ts(since))
+        rows = self._read(sql + " ORDER BY ts", params)
+        index = pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True), name="ts")
+        values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype="float64")
+        return pd.Series(values, index=index, name=symbol)
+
+    def record_gaps(
+        self, symbol: str, instants: Iterable[pd.Timestamp], *, checked_at: datetime
+    ) -> None:
+        """Remember instants the source did not have, so they are not requested again."""
+        checked = format_ts(checked_at)
+        rows = [(symbol, format_ts(ts), checked) for ts in instants]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO price_gaps (symbol, ts, checked_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (symbol, ts) DO UPDATE SET checked_at = excluded.checked_at",
+                rows,
+            )
+
+    def known_gaps(self, symbol: str) -> pd.DatetimeIndex:
+        """Instants already asked for and known to be absent at the source."""
+        rows = self._read("SELECT ts FROM price_gaps WHERE symbol = ? ORDER BY ts", [symbol])
+        return pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True))
+
+    def prune_before(self, symbol: str, cutoff: datetime) -> int:
+        """Forget cached prices and gaps older than ``cutoff``; returns prices removed."""
+        stamp = format_ts(cutoff)
+        with self.transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM prices WHERE symbol = ? AND ts < ?", (symbol, stamp)
+            ).rowcount
+            conn.execute("DELETE FROM price_gaps WHERE symbol = ? AND ts < ?", (symbol, stamp))
+        return int(removed)
+
+    def price_sources(self, symbol: str) -> list[str]:
+        """Distinct sources that contributed cached closes for ``symbol``, most used first."""
+        rows = self._read(
+            "SELECT source FROM prices WHERE symbol = ? GROUP BY source ORDER BY COUNT(*) DESC",
+            [symbol],
+        )
+        return [str(r[0]) for r in rows]
+
+    def record_fetch(
+        self, symbol: str, *, source: str, attempted_at: datetime, error: str | None
+    ) -> None:
+        """Remember the outcome of a refresh; a failure keeps the last success time."""
+        attempted = format_ts(attempted_at)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO fetch_log (symbol, source, attempted_at, succeeded_at, error) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol) DO UPDATE SET "
+                "source = excluded.source, attempted_at = excluded.attempted_at, "
+                "succeeded_at = COALESCE(excluded.succeeded_at, fetch_log.succeeded_at), "
+                "error = excluded.error",
+                (symbol, source, attempted, None if error else attempted, error),
+            )
+
+    def fetch_records(self, symbols: Iterable[str] | None = None) -> dict[str, FetchRecord]:
+        """The last refresh outcome per symbol."""
+        rows = self._read("SELECT symbol, source, attempted_at, succeeded_at, error FROM fetch_log")
+        wanted = None if symbols is None else set(symbols)
+        return {
+            str(r[0]): FetchRecord(
+                symbol=str(r[0]),
+                source=str(r[1]),
+                attempted_at=parse_ts(str(r[2])),
+                succeeded_at=None if r[3] is None else parse_ts(str(r[3])),
+                error=None if r[4] is None else str(r[4]),
+            )
+            for r in rows
+            if wanted is None or r[0] in wanted
+        }
+
+    # -- key/value -------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A small piece of persisted state, or ``None``."""
+        rows = self._read("SELECT value FROM meta WHERE key = ?", [key])
+        return None if not rows else str(rows[0][0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Persist a small piece of state."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only before SQLite does, so it never exists wider."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script on semicolons (the scripts hold no string literals)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,62 @@
+"""Plain-text rendering for the terminal (the Telegram adapter renders HTML itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.models import SymbolStatus
+
+__all__ = ["fetch_table", "table"]
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()
+) -> str:
+    """A fixed-width text table; columns listed in ``right`` are right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def fetch_table(statuses: Sequence[SymbolStatus]) -> str:
+    """The ``corrbot fetch`` report: one line per symbol, then every finding."""
+    rows = []
+    for status in statuses:
+        if status.expected_last_session is None:
+            stale = "-"
+        elif status.stale_sessions == 0:
+            stale = "fresh"
+        else:
+            plural = "s" if status.stale_sessions != 1 else ""
+            stale = f"{status.stale_sessions} session{plural} behind"
+        rows.append(
+            [
+                status.asset.symbol,
+                status.asset.kind.value,
+                status.source,
+                status.first_session.isoformat() if status.first_session else "-",
+                status.last_session.isoformat() if status.last_session else "-",
+                str(status.rows),
+                stale,
+                str(len(status.issues)),
+            ]
+        )
+    text = table(
+        ["symbol", "kind", "source", "first", "last", "rows", "staleness", "issues"],
+        rows,
+        right=(5, 7),
+    )
+    findings = [f"  {issue}" for status in statuses for issue in status.issues]
+    if findings:
+        text += "\n\nFindings:\n" + "\n".join(findings)
+    return text

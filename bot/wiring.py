@@ -1,0 +1,84 @@
+"""Connects configuration to concrete classes; the only place that knows them all."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.config import Config
+from bot.core.calendar import TradingCalendar, nyse
+from bot.core.clock import Clock
+from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.sources.base import PriceSource
+from bot.core.store import Store
+
+__all__ = ["build_market_data", "build_sources"]
+
+
+def build_sources(
+    config: Config, calendar: TradingCalendar, clock: Clock
+) -> tuple[PriceSource, PriceSource]:
+    """The crypto and equity sources; one instance when both name the same kind."""
+    crypto_kind = config.data.crypto_source
+    equity_kind = config.data.equity_source
+    crypto = _make_source(crypto_kind, config, calendar, clock)
+    equity = (
+        crypto if equity_kind == crypto_kind else _make_source(equity_kind, config, calendar, clock)
+    )
+    return crypto, equity
+
+
+def _make_source(kind: str, config: Config, calendar: TradingCalendar, clock: Clock) -> PriceSource:
+    # Imports are local so a process pays only for the libraries its sources use.
+    if kind == "ccxt":
+        from bot.core.sources.ccxt_source import CcxtSource
+
+        return CcxtSource(config.data.exchanges, clock=clock)
+    if kind == "yfinance":
+        from bot.core.sources.yfinance_source import YFinanceSource
+
+        return YFinanceSource(calendar, clock=clock)
+    if kind == "csv":
+        from bot.core.sources.csv_source import CsvSource
+
+        assert config.data.csv_dir is not None  # guaranteed by config validation
+        return CsvSource(config.data.csv_dir, calendar, clock=clock)
+    if kind == "synthetic":
+        from bot.core.sources.synthetic import SyntheticSource
+
+        return SyntheticSource(
+            config.universe.crypto_assets(),
+            config.universe.equity_assets(),
+            calendar,
+            seed=config.data.synthetic_seed,
+        )
+    raise ValueError(f"unknown source kind {kind!r}")
+
+
+def build_market_data(
+    config: Config,
+    store: Store,
+    clock: Clock,
+    *,
+    show_progress: bool | None = None,
+) -> MarketData:
+    """The market data service for ``config`` over ``store``."""
+    calendar = nyse()
+    crypto_source, equity_source = build_sources(config, calendar, clock)
+    data = config.data
+    return MarketData(
+        store,
+        crypto=config.universe.crypto_assets(),
+        equities=config.universe.equity_assets(),
+        crypto_source=crypto_source,
+        equity_source=equity_source,
+        calendar=calendar,
+        clock=clock,
+        settings=RefreshSettings(
+            history_sessions=data.history_sessions,
+            overlap_sessions=data.refresh_overlap_sessions,
+            stale_after=timedelta(minutes=data.stale_after_minutes),
+            outlier_zscore=data.outlier_zscore,
+            crypto_sampling=data.crypto_sampling,
+        ),
+        show_progress=show_progress,
+    )

@@ -1,0 +1,109 @@
+"""The command line: exit statuses, the fetch table, the demo."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import __version__
+from bot.cli import main
+from bot.core.calendar import nyse
+
+
+def _recent_sessions(count: int) -> list[str]:
+    """The last sessions closed a day ago: the CLI runs on the real clock."""
+    now = datetime.now(tz=UTC) - timedelta(days=1)
+    return [ts.date().isoformat() for ts in nyse().recent_closes(count, now).index]
+
+
+def _write_csv_universe(folder: Path) -> None:
+    folder.mkdir()
+    dates = _recent_sessions(5)
+    for ticker, base in [
+        ("BTC-USD", 90_000.0),
+        ("ETH-USD", 3_500.0),
+        ("PSCT", 45.0),
+        ("IWM", 230.0),
+        ("QQQ", 505.0),
+    ]:
+        rows = "\n".join(f"{d},{base + i}" for i, d in enumerate(dates))
+        (folder / f"{ticker}.csv").write_text(f"date,close\n{rows}\n")
+
+
+def _csv_config(tmp_path: Path) -> Path:
+    _write_csv_universe(tmp_path / "prices")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "data: {crypto_source: csv, equity_source: csv, csv_dir: prices, history_sessions: 60}\n"
+        "storage: {path: corrbot.sqlite3}\n"
+    )
+    return config
+
+
+def test_fetch_prints_a_table_per_symbol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`corrbot fetch` prints source, first and last session, rows and staleness per symbol."""
+    assert main(["fetch", "--config", str(_csv_config(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "symbol  kind    source" in out
+    for symbol in ("BTC", "ETH", "PSCT", "IWM", "QQQ"):
+        assert f"\n{symbol} " in out
+    first, *_, last = _recent_sessions(5)
+    assert re.search(rf"PSCT\s+equity\s+csv:PSCT.csv\s+{first}\s+{last}\s+5\s+fresh", out)
+    assert (tmp_path / "corrbot.sqlite3").exists()
+
+
+def test_bad_config_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad key stops with status 2 and a message naming it, never a traceback."""
+    config = tmp_path / "config.yaml"
+    config.write_text("data: {crypto_source: binance}\n")
+    assert main(["fetch", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "data.crypto_source: 'binance' is not one of ccxt, yfinance, csv, synthetic" in err
+    assert "Traceback" not in err
+
+
+def test_config_from_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """$CORRBOT_CONFIG is used when --config is absent."""
+    monkeypatch.setenv("CORRBOT_CONFIG", str(_csv_config(tmp_path)))
+    assert main(["fetch"]) == 0
+    assert "csv:QQQ.csv" in capsys.readouterr().out
+
+
+def test_fetch_exits_1_when_a_symbol_cannot_be_refreshed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symbol whose data could not be had makes fetch exit 1, the table still printed."""
+    config = _csv_config(tmp_path)
+    (tmp_path / "prices" / "QQQ.csv").unlink()
+    assert main(["fetch", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "QQQ: fetch_failed" in out
+    assert "QQQ.csv: file not found" in out
+
+
+def test_version_is_printed() -> None:
+    """`python -m bot --version` runs the same CLI as the console script."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"corrbot {__version__}"
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown command exits 2 with the usage line."""
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert "usage: corrbot" in capsys.readouterr().err

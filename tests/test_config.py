@@ -1,0 +1,141 @@
+"""Configuration: validated at start-up, errors name the key and what is accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config, parse_config, resolve_config_path
+from bot.core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _error(raw: dict[str, object]) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    return str(info.value)
+
+
+def test_shipped_config_yaml_equals_the_model_defaults() -> None:
+    """The commented config.yaml and the pydantic defaults describe the same configuration."""
+    shipped = load_config(ROOT / "config.yaml")
+    assert shipped == Config().resolved(ROOT)
+
+
+def test_bad_source_names_key_and_accepted_values() -> None:
+    """An unknown source is reported with its key path and the accepted values."""
+    message = _error({"data": {"crypto_source": "binance"}})
+    assert "data.crypto_source: 'binance' is not one of ccxt, yfinance, csv, synthetic" in message
+
+
+def test_unknown_key_is_an_error_listing_the_accepted_keys() -> None:
+    """A typo is caught instead of silently falling back to a default."""
+    message = _error({"data": {"exchange": ["kraken"]}})
+    assert "data.exchange: unknown key" in message
+    assert "exchanges" in message
+
+
+def test_unknown_nested_key_names_the_list_index() -> None:
+    """Errors inside a list name the element by index."""
+    message = _error({"universe": {"crypto": [{"symbol": "BTC", "ccxt": "BTC/USD", "tick": 1}]}})
+    assert "universe.crypto[0].tick: unknown key" in message
+
+
+def test_wrong_type_names_key_and_value() -> None:
+    """A wrong type says which key and what was given."""
+    message = _error({"data": {"history_sessions": "lots"}})
+    assert "data.history_sessions" in message
+    assert "'lots'" in message
+
+
+def test_out_of_range_value_states_the_bound() -> None:
+    """A number outside its range states the bound."""
+    assert "greater than or equal to 60" in _error({"data": {"history_sessions": 5}})
+
+
+def test_unknown_exchange_id_is_rejected() -> None:
+    """Exchange ids are checked against ccxt's list."""
+    assert "data.exchanges: 'binanse' is not a ccxt exchange id" in _error(
+        {"data": {"exchanges": ["binanse"]}}
+    )
+
+
+def test_csv_source_requires_csv_dir() -> None:
+    """A csv source without a folder is reported on data.csv_dir."""
+    assert "data.csv_dir: required" in _error({"data": {"crypto_source": "csv"}})
+
+
+def test_ccxt_source_requires_a_market_per_crypto() -> None:
+    """With the ccxt source every crypto needs its exchange market."""
+    message = _error({"universe": {"crypto": [{"symbol": "BTC", "yahoo": "BTC-USD"}]}})
+    assert "universe.crypto[0].ccxt: required for BTC" in message
+
+
+def test_duplicate_symbols_are_rejected() -> None:
+    """Two assets with the same symbol would collide in every table."""
+    crypto = [{"symbol": "BTC", "ccxt": "BTC/USD"}, {"symbol": "btc", "ccxt": "BTC/EUR"}]
+    assert "appears twice" in _error({"universe": {"crypto": crypto}})
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    """Several bad keys are reported together, so one run fixes them all."""
+    message = _error({"data": {"crypto_source": "x", "crypto_sampling": "y"}})
+    assert "data.crypto_source" in message
+    assert "data.crypto_sampling" in message
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    """storage.path and data.csv_dir mean the same from any working directory."""
+    path = tmp_path / "conf" / "config.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "data: {crypto_source: csv, equity_source: csv, csv_dir: prices}\n"
+        "storage: {path: db/corrbot.sqlite3}\n"
+    )
+    config = load_config(path)
+    assert config.storage.path == path.parent / "db" / "corrbot.sqlite3"
+    assert config.data.csv_dir == path.parent / "prices"
+
+
+def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:
+    """A YAML syntax error points at the spot."""
+    path = tmp_path / "config.yaml"
+    path.write_text("data:\n  crypto_source: [ccxt\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML \(line \d+, column \d+\)"):
+        load_config(path)
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    """A file holding a list instead of sections is rejected clearly."""
+    path = tmp_path / "config.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    """An explicitly named file that does not exist is an error."""
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    """An empty file is valid and means every default."""
+    path = tmp_path / "config.yaml"
+    path.write_text("")
+    assert load_config(path) == Config().resolved(tmp_path)
+
+
+def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--config wins over $CORRBOT_CONFIG, which wins over ./config.yaml."""
+    assert resolve_config_path(None) == Path("config.yaml")
+    monkeypatch.setenv("CORRBOT_CONFIG", "/etc/corrbot.yaml")
+    assert resolve_config_path(None) == Path("/etc/corrbot.yaml")
+    assert resolve_config_path("mine.yaml") == Path("mine.yaml")
+
+
+def test_token_is_not_a_config_key() -> None:
+    """The bot token can only come from the environment, never from the YAML."""
+    assert "unknown key" in _error({"telegram": {"token": "123:abc"}})
