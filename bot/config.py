@@ -19,15 +19,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.core.errors import ConfigError
-from bot.core.models import Asset, AssetKind
+from bot.core.models import Asset, AssetKind, Pair
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "AlertsConfig",
+    "AnalysisConfig",
     "Config",
     "CryptoAssetConfig",
     "DataConfig",
     "EquityAssetConfig",
+    "RegimeConfig",
+    "SpikeConfig",
     "StorageConfig",
     "UniverseConfig",
     "load_config",
@@ -148,6 +152,69 @@ class DataConfig(_Strict):
         return value
 
 
+class AnalysisConfig(_Strict):
+    """Which rolling windows are computed, and which one drives regimes and alerts."""
+
+    windows: list[Annotated[int, Field(ge=10, le=500)]] = Field(
+        default_factory=lambda: [30, 90], min_length=1, max_length=6
+    )
+    headline_window: int = 30
+    ewm_halflife: float = Field(default=20.0, ge=2.0, le=250.0)
+    min_coverage: float = Field(default=0.8, gt=0.3, le=1.0)
+
+    @model_validator(mode="after")
+    def _headline_is_computed(self) -> AnalysisConfig:
+        if len(set(self.windows)) != len(self.windows):
+            raise _KeyedError(("analysis", "windows"), "a window is listed twice")
+        if self.headline_window not in self.windows:
+            accepted = ", ".join(str(w) for w in self.windows)
+            raise _KeyedError(
+                ("analysis", "headline_window"),
+                f"{self.headline_window} is not one of the windows ({accepted})",
+            )
+        return self
+
+
+class RegimeConfig(_Strict):
+    """Bands on the headline-window correlation, with anti-flapping rules."""
+
+    edges: tuple[float, float, float] = (-0.2, 0.2, 0.5)
+    hysteresis: float = Field(default=0.05, ge=0.0, le=0.3)
+    confirm_sessions: int = Field(default=3, ge=1, le=30)
+
+    @field_validator("edges")
+    @classmethod
+    def _ascending(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not (-1.0 < value[0] < value[1] < value[2] < 1.0):
+            raise ValueError("must be three strictly ascending numbers between -1 and 1")
+        return value
+
+
+class SpikeConfig(_Strict):
+    """A jump of the correlation against the previous, non-overlapping window."""
+
+    z: float = Field(default=3.0, ge=1.0, le=10.0)
+    min_change: float = Field(default=0.35, ge=0.0, le=2.0)
+    cooldown_sessions: int = Field(default=15, ge=0, le=250)
+    override_z: float = Field(default=1.0, ge=0.0, le=10.0)
+
+
+class AlertsConfig(_Strict):
+    """Which pairs alert, and the rules' thresholds (calibrated on 2015-2024 data)."""
+
+    pairs: list[str] | None = None
+    regime: RegimeConfig = Field(default_factory=RegimeConfig)
+    spike: SpikeConfig = Field(default_factory=SpikeConfig)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs_parse(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for text in value:
+                Pair.parse(text)
+        return value
+
+
 class StorageConfig(_Strict):
     """The embedded SQLite store."""
 
@@ -159,7 +226,35 @@ class Config(_Strict):
 
     universe: UniverseConfig = Field(default_factory=UniverseConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Symbol to label, for every asset that has one."""
+        crypto = {c.symbol: c.label for c in self.universe.crypto if c.label}
+        return crypto | {e.symbol: e.label for e in self.universe.equities if e.label}
+
+    @property
+    def alert_pairs(self) -> list[Pair]:
+        """The pairs that alert: ``alerts.pairs``, or the headline pair by default."""
+        if self.alerts.pairs is None:
+            return [Pair(self.universe.crypto[0].symbol, self.universe.equities[0].symbol)]
+        return [Pair.parse(text) for text in self.alerts.pairs]
+
+    @model_validator(mode="after")
+    def _alert_pairs_are_in_the_universe(self) -> Config:
+        crypto = {c.symbol for c in self.universe.crypto}
+        equities = {e.symbol for e in self.universe.equities}
+        for index, pair in enumerate(self.alert_pairs if self.alerts.pairs else []):
+            if pair.crypto not in crypto or pair.equity not in equities:
+                raise _KeyedError(
+                    ("alerts", "pairs", index),
+                    f"{pair} is not a pair of the universe (crypto: {', '.join(sorted(crypto))}; "
+                    f"equities: {', '.join(sorted(equities))})",
+                )
+        return self
 
     @model_validator(mode="after")
     def _sources_have_what_they_need(self) -> Config:

@@ -7,11 +7,14 @@ from datetime import timedelta
 from bot.config import Config
 from bot.core.calendar import TradingCalendar, nyse
 from bot.core.clock import Clock
+from bot.core.engine import AlertEngine, AlertSettings
+from bot.core.evaluation import AnalysisSettings, Evaluator
 from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.regimes import RegimeBands
 from bot.core.sources.base import PriceSource
 from bot.core.store import Store
 
-__all__ = ["build_market_data", "build_sources"]
+__all__ = ["build_evaluator", "build_market_data", "build_sources"]
 
 
 def build_sources(
@@ -81,4 +84,34 @@ def build_market_data(
             crypto_sampling=data.crypto_sampling,
         ),
         show_progress=show_progress,
+    )
+
+
+def build_evaluator(config: Config) -> Evaluator:
+    """Analytics and the alert engine as configured."""
+    analysis, alerts = config.analysis, config.alerts
+    engine = AlertEngine(
+        AlertSettings(
+            window=analysis.headline_window,
+            bands=RegimeBands(edges=alerts.regime.edges, hysteresis=alerts.regime.hysteresis),
+            confirm_sessions=alerts.regime.confirm_sessions,
+            spike_z=alerts.spike.z,
+            spike_min_change=alerts.spike.min_change,
+            cooldown_sessions=alerts.spike.cooldown_sessions,
+            override_z=alerts.spike.override_z,
+        )
+    )
+    universe = config.universe
+    return Evaluator(
+        crypto=[c.symbol for c in universe.crypto],
+        equities=[e.symbol for e in universe.equities],
+        alert_pairs=config.alert_pairs,
+        analysis=AnalysisSettings(
+            windows=tuple(analysis.windows),
+            headline_window=analysis.headline_window,
+            ewm_halflife=analysis.ewm_halflife,
+            min_coverage=analysis.min_coverage,
+        ),
+        engine=engine,
+        labels=config.labels,
     )

@@ -107,3 +107,67 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main(["frobnicate"])
     assert info.value.code == 2
     assert "usage: corrbot" in capsys.readouterr().err
+
+
+def _write_long_csv_universe(folder: Path, sessions: int = 300) -> list[str]:
+    """Correlated random walks for the default universe over the last ``sessions`` sessions."""
+    import numpy as np
+
+    folder.mkdir()
+    dates = _recent_sessions(sessions)
+    rng = np.random.default_rng(11)
+    factor = rng.normal(0, 0.02, len(dates))
+    for ticker in ("BTC-USD", "ETH-USD", "PSCT", "IWM", "QQQ"):
+        returns = 0.6 * factor + rng.normal(0, 0.02, len(dates))
+        closes = 100 * np.exp(np.cumsum(returns))
+        rows = "\n".join(f"{d},{c:.6f}" for d, c in zip(dates, closes, strict=True))
+        (folder / f"{ticker}.csv").write_text(f"date,close\n{rows}\n")
+    return dates
+
+
+def test_backtest_writes_csvs_chart_and_per_year_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`corrbot backtest` writes the three files with the documented columns."""
+    dates = _write_long_csv_universe(tmp_path / "prices")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "data: {crypto_source: csv, equity_source: csv, csv_dir: prices}\n"
+        "storage: {path: corrbot.sqlite3}\n"
+    )
+    out = tmp_path / "out"
+    start = dates[150]
+    assert main(["backtest", "--config", str(config), "--start", start, "--out", str(out)]) == 0
+    correlations = (out / "correlations.csv").read_text().splitlines()
+    assert correlations[0] == "date,crypto,equity,window,corr"
+    assert min(line.split(",")[0] for line in correlations[1:]) == start
+    alerts = (out / "alerts.csv").read_text().splitlines()
+    assert alerts[0] == (
+        "date,kind,crypto,equity,window,corr,prev_corr,z,regime_from,regime_to,message"
+    )
+    assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")
+    printed = capsys.readouterr().out
+    assert "year" in printed
+    assert "BTC~PSCT" in printed
+
+
+def test_backtest_rejects_a_bad_date(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --start is a usage error naming the value."""
+    with pytest.raises(SystemExit) as info:
+        main(["backtest", "--start", "2024-13-01", "--out", "x"])
+    assert info.value.code == 2
+    assert "'2024-13-01' is not a date" in capsys.readouterr().err
+
+
+def test_demo_runs_offline_and_writes_its_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`corrbot demo` needs no token and no network, and prints alerts, /corr and the chart."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "a synthetic market (seed 7, no network)" in printed
+    assert "alerts in all; the last 3 as a subscriber reads them" in printed
+    assert "The /corr reply today" in printed
+    assert f"Chart: {(out / 'chart.png').resolve()}" in printed
+    assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")

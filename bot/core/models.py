@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 __all__ = [
+    "Alert",
+    "AlertKind",
     "Asset",
     "AssetKind",
+    "Pair",
     "QualityIssue",
     "QualityKind",
     "SymbolStatus",
@@ -89,3 +92,61 @@ class SymbolStatus:
     stale_sessions: int = 0
     issues: tuple[QualityIssue, ...] = field(default=())
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Pair:
+    """A crypto measured against an equity, written ``BTC~PSCT``."""
+
+    crypto: str
+    equity: str
+
+    def __str__(self) -> str:
+        return f"{self.crypto}~{self.equity}"
+
+    @classmethod
+    def parse(cls, text: str) -> Pair:
+        """Read ``BTC~PSCT``; raises ``ValueError`` on anything else."""
+        crypto, sep, equity = text.partition("~")
+        if not sep or not crypto.strip() or not equity.strip() or "~" in equity:
+            raise ValueError(f"{text!r} is not a pair such as BTC~PSCT")
+        return cls(crypto.strip(), equity.strip())
+
+
+class AlertKind(enum.StrEnum):
+    """What happened to a pair's correlation."""
+
+    SPIKE = "spike"  # jumped against the previous window
+    DECOUPLING = "decoupling"  # fell against the previous window
+    REGIME = "regime"  # a confirmed move to another band
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert; ``key`` is its stable identity, so it is recorded at most once.
+
+    ``catch_up`` marks the single summary alert sent after downtime instead of a burst of
+    stale ones; ``since`` is then the last session seen before the gap.
+    """
+
+    kind: AlertKind
+    pair: Pair
+    window: int
+    session: date
+    corr: float
+    prev_corr: float
+    z: float
+    regime_from: str | None = None
+    regime_to: str | None = None
+    catch_up: bool = False
+    since: date | None = None
+
+    @property
+    def key(self) -> str:
+        """Rule, pair, window and session date: the same event always has the same key."""
+        return f"{self.kind.value}:{self.pair}:{self.window}:{self.session.isoformat()}"
+
+    @property
+    def change(self) -> float:
+        """Correlation now minus before."""
+        return self.corr - self.prev_corr

@@ -13,20 +13,22 @@ holds subscribers' chat ids.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bot.core.errors import StoreError
+from bot.core.models import Alert, AlertKind, Pair
 
-__all__ = ["MIGRATIONS", "FetchRecord", "Store", "format_ts", "parse_ts"]
+__all__ = ["MIGRATIONS", "FetchRecord", "Store", "StoredAlert", "format_ts", "parse_ts"]
 
 #: Forward migrations; entry ``i`` takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[str, ...] = (
@@ -57,6 +59,35 @@ MIGRATIONS: tuple[str, ...] = (
         ts         TEXT NOT NULL,
         checked_at TEXT NOT NULL,
         PRIMARY KEY (symbol, ts)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE alerts (
+        id          INTEGER PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,   -- rule:pair:window:session, recorded once
+        kind        TEXT NOT NULL,
+        crypto      TEXT NOT NULL,
+        equity      TEXT NOT NULL,
+        window_len  INTEGER NOT NULL,
+        session     TEXT NOT NULL,          -- NYSE session date the data is as of
+        corr        REAL NOT NULL,
+        prev_corr   REAL,
+        z           REAL,
+        regime_from TEXT,
+        regime_to   TEXT,
+        catch_up    INTEGER NOT NULL DEFAULT 0,
+        since       TEXT,
+        message     TEXT NOT NULL,          -- the plain-text rendering, for history
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_session ON alerts (session);
+    CREATE TABLE engine_state (
+        crypto     TEXT NOT NULL,
+        equity     TEXT NOT NULL,
+        window_len INTEGER NOT NULL,
+        state      TEXT NOT NULL,           -- JSON of the engine's PairState
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (crypto, equity, window_len)
     ) WITHOUT ROWID
     """,
 )
@@ -284,6 +315,70 @@ class Store:
             if wanted is None or r[0] in wanted
         }
 
+    # -- alerts and engine state -------------------------------------------------------
+
+    def engine_states(self, window: int) -> dict[Pair, str]:
+        """The persisted engine state (JSON) of every pair for ``window``."""
+        rows = self._read(
+            "SELECT crypto, equity, state FROM engine_state WHERE window_len = ?", [window]
+        )
+        return {Pair(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+    def record_check(
+        self,
+        alerts: Sequence[tuple[Alert, str]],
+        *,
+        window: int,
+        states: Mapping[Pair, str],
+        snapshot: str | None,
+        now: datetime,
+    ) -> list[StoredAlert]:
+        """Record a run's alerts, engine states and snapshot atomically.
+
+        An alert whose key exists already is not recorded again (re-running a session
+        creates nothing); only the newly recorded ones are returned.
+        """
+        stamp = format_ts(now)
+        recorded: list[StoredAlert] = []
+        try:
+            with self.transaction() as conn:
+                for alert, message in alerts:
+                    cursor = conn.execute(
+                        "INSERT INTO alerts (key, kind, crypto, equity, window_len, session, "
+                        "corr, prev_corr, z, regime_from, regime_to, catch_up, since, message, "
+                        "created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        _alert_row(alert, message, stamp),
+                    )
+                    if cursor.rowcount == 1:
+                        recorded.append(StoredAlert(int(cursor.lastrowid or 0), alert, message))
+                conn.executemany(
+                    "INSERT INTO engine_state (crypto, equity, window_len, state, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (crypto, equity, window_len) "
+                    "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                    [(p.crypto, p.equity, window, state, stamp) for p, state in states.items()],
+                )
+                if snapshot is not None:
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('snapshot', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (snapshot,),
+                    )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record alerts in the store at {self.path}: {exc}") from None
+        return recorded
+
+    def recent_alerts(self, limit: int) -> list[StoredAlert]:
+        """The latest ``limit`` alerts, newest first."""
+        rows = self._read(
+            "SELECT id, kind, crypto, equity, window_len, session, corr, prev_corr, z, "
+            "regime_from, regime_to, catch_up, since, message FROM alerts "
+            "ORDER BY session DESC, id DESC LIMIT ?",
+            [limit],
+        )
+        return [_stored_alert(row) for row in rows]
+
     # -- key/value -------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -299,6 +394,68 @@ class Store:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert as recorded: its row id, the alert and its plain-text message."""
+
+    id: int
+    alert: Alert
+    message: str
+
+
+def _alert_row(alert: Alert, message: str, stamp: str) -> tuple[object, ...]:
+    return (
+        alert.key,
+        alert.kind.value,
+        alert.pair.crypto,
+        alert.pair.equity,
+        alert.window,
+        alert.session.isoformat(),
+        alert.corr,
+        None if math.isnan(alert.prev_corr) else alert.prev_corr,
+        None if math.isnan(alert.z) else alert.z,
+        alert.regime_from,
+        alert.regime_to,
+        int(alert.catch_up),
+        None if alert.since is None else alert.since.isoformat(),
+        message,
+        stamp,
+    )
+
+
+def _stored_alert(row: tuple[object, ...]) -> StoredAlert:
+    (
+        ident,
+        kind,
+        crypto,
+        equity,
+        window,
+        session,
+        corr,
+        prev,
+        z,
+        r_from,
+        r_to,
+        catch_up,
+        since,
+        msg,
+    ) = row
+    alert = Alert(
+        kind=AlertKind(str(kind)),
+        pair=Pair(str(crypto), str(equity)),
+        window=int(str(window)),
+        session=date.fromisoformat(str(session)),
+        corr=float(str(corr)),
+        prev_corr=math.nan if prev is None else float(str(prev)),
+        z=math.nan if z is None else float(str(z)),
+        regime_from=None if r_from is None else str(r_from),
+        regime_to=None if r_to is None else str(r_to),
+        catch_up=bool(catch_up),
+        since=None if since is None else date.fromisoformat(str(since)),
+    )
+    return StoredAlert(int(str(ident)), alert, str(msg))
 
 
 def _create_private(path: Path) -> None:

@@ -1,0 +1,165 @@
+"""From aligned returns to analytics, engine states, alerts and a snapshot.
+
+This is the one place the live daily job, ``corrbot backtest`` and ``corrbot demo`` meet
+the analytics and the alert engine, so what a backtest shows is exactly what the live bot
+would have sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from bot.core.analytics import Analytics, compute_analytics
+from bot.core.engine import AlertEngine, Mode, PairState
+from bot.core.messages import alert_message, render_text
+from bot.core.models import Alert, Pair, QualityIssue, QualityKind
+from bot.core.snapshot import Snapshot, build_snapshot
+
+__all__ = ["AnalysisSettings", "Evaluation", "Evaluator"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisSettings:
+    """The knobs of ``analysis.*``."""
+
+    windows: tuple[int, ...] = (30, 90)
+    headline_window: int = 30
+    ewm_halflife: float = 20.0
+    min_coverage: float = 0.8
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of running the engine over some sessions."""
+
+    analytics: Analytics
+    states: Mapping[Pair, PairState]
+    alerts: Sequence[tuple[Alert, str]]  # with their plain-text messages
+    snapshot: Snapshot | None
+    held_back: Mapping[Pair, Sequence[QualityIssue]]  # pairs not advanced: bad data
+
+
+class Evaluator:
+    """Runs analytics and the alert engine for the configured pairs."""
+
+    def __init__(
+        self,
+        *,
+        crypto: Sequence[str],
+        equities: Sequence[str],
+        alert_pairs: Sequence[Pair],
+        analysis: AnalysisSettings,
+        engine: AlertEngine,
+        labels: Mapping[str, str],
+    ) -> None:
+        self.crypto = tuple(crypto)
+        self.equities = tuple(equities)
+        self.alert_pairs = tuple(alert_pairs)
+        self.analysis = analysis
+        self.engine = engine
+        self.labels = dict(labels)
+
+    def analytics(self, returns: pd.DataFrame) -> Analytics:
+        """Every pair and window over ``returns``."""
+        return compute_analytics(
+            returns,
+            self.crypto,
+            self.equities,
+            self.analysis.windows,
+            halflife=self.analysis.ewm_halflife,
+            min_coverage=self.analysis.min_coverage,
+        )
+
+    def evaluate(
+        self,
+        returns: pd.DataFrame,
+        states: Mapping[Pair, PairState],
+        *,
+        mode: Mode,
+        issues: Sequence[QualityIssue] = (),
+        start: date | None = None,
+        end: date | None = None,
+    ) -> Evaluation:
+        """Advance every alerting pair, hold back those with stale or broken data.
+
+        With ``start`` (backtests) the engine first warms up silently on the sessions
+        before it, exactly as a bot started on that day would have.
+        """
+        analytics = self.analytics(returns)
+        window = self.analysis.headline_window
+        new_states: dict[Pair, PairState] = {}
+        alerts: list[Alert] = []
+        held_back: dict[Pair, list[QualityIssue]] = {}
+        for pair in self.alert_pairs:
+            state = states.get(pair, PairState())
+            blocking = self._blocking(pair, issues, analytics.sessions)
+            if blocking:
+                held_back[pair] = blocking
+                new_states[pair] = state
+                continue
+            corr, prev = analytics.series(pair, window), analytics.previous(pair, window)
+            if start is not None and state.last_session is None:
+                before_start = pd.Timestamp(start) - pd.Timedelta(days=1)
+                state, _ = self.engine.advance(
+                    pair, corr, prev, state, mode="live", until=before_start.date()
+                )
+            state, found = self.engine.advance(pair, corr, prev, state, mode=mode, until=end)
+            new_states[pair] = state
+            alerts.extend(found)
+        alerts.sort(key=lambda a: (a.session, str(a.pair), a.kind.value))
+        regimes = {pair: state.regime for pair, state in new_states.items()}
+        snapshot = self.snapshot(analytics, regimes, issues, at=end)
+        messages = [(alert, self.render(alert, analytics, regimes, snapshot)) for alert in alerts]
+        return Evaluation(analytics, new_states, messages, snapshot, held_back)
+
+    def snapshot(
+        self,
+        analytics: Analytics,
+        regimes: Mapping[Pair, str | None],
+        issues: Sequence[QualityIssue] = (),
+        *,
+        at: date | None = None,
+    ) -> Snapshot | None:
+        """The snapshot at ``at`` (default: the latest session)."""
+        return build_snapshot(
+            analytics,
+            headline_window=self.analysis.headline_window,
+            bands=self.engine.settings.bands,
+            regimes=regimes,
+            labels=self.labels,
+            issues=issues,
+            at=at,
+        )
+
+    def render(
+        self,
+        alert: Alert,
+        analytics: Analytics,
+        regimes: Mapping[Pair, str | None],
+        latest: Snapshot | None,
+    ) -> str:
+        """The plain-text message of ``alert``, with the context of its own session."""
+        context = latest
+        if latest is None or latest.as_of != alert.session:
+            context = self.snapshot(analytics, regimes, at=alert.session)
+        return render_text(alert_message(alert, context))
+
+    def _blocking(
+        self, pair: Pair, issues: Sequence[QualityIssue], sessions: pd.DatetimeIndex
+    ) -> list[QualityIssue]:
+        """Stale data, failed fetches, and broken prices inside the span the rules read."""
+        span = 2 * self.analysis.headline_window
+        cutoff = sessions[-span].date() if len(sessions) >= span else None
+        blocking = []
+        for issue in issues:
+            if issue.symbol not in (pair.crypto, pair.equity) or not issue.kind.blocks_alerts:
+                continue
+            old = cutoff is not None and not any(day >= cutoff for day in issue.sessions)
+            if issue.kind is QualityKind.BAD_PRICE and old:
+                continue  # an old broken price no longer reaches the alert window
+            blocking.append(issue)
+        return blocking
