@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import TypeVar
 
 import numpy as np
@@ -60,8 +61,38 @@ class Analytics:
     prev_corr: pd.DataFrame  # the same, over the previous non-overlapping window
     ewm_corr: pd.DataFrame  # exponentially weighted, columns (crypto, equity)
     vol: pd.DataFrame  # annualized realized volatility, columns (symbol, window)
+    vol_median: pd.DataFrame  # the same, its median over the trailing year: "usual" level
     windows: tuple[int, ...]
     pairs: tuple[Pair, ...]
+    # numpy views of the frames, built on first use: snapshots read single rows many times
+    _arrays: dict[str, tuple[np.ndarray, list[tuple[object, ...]]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def _array(self, name: str) -> tuple[np.ndarray, list[tuple[object, ...]]]:
+        if name not in self._arrays:
+            frame: pd.DataFrame = getattr(self, name)
+            keys: list[tuple[object, ...]] = [tuple(key) for key in frame.columns.to_list()]
+            values: np.ndarray = frame.to_numpy(dtype="float64")
+            self._arrays[name] = (values, keys)
+        return self._arrays[name]
+
+    def row(self, name: str, position: int) -> dict[tuple[object, ...], float]:
+        """One session of frame ``name`` as {column key: value}; empty outside the history."""
+        values, keys = self._array(name)
+        if position < 0 or position >= len(values):
+            return {}
+        return dict(zip(keys, values[position].tolist(), strict=True))
+
+    def last_position(self, window: int, at: date | None = None) -> int | None:
+        """Position of the latest session (at or before ``at``) with any ``window`` correlation."""
+        values, keys = self._array("corr")
+        columns = [i for i, key in enumerate(keys) if key[2] == window]
+        stop = len(values)
+        if at is not None:
+            stop = int(self.corr.index.searchsorted(pd.Timestamp(at), side="right"))
+        valid = np.flatnonzero(np.isfinite(values[:stop, columns]).any(axis=1))
+        return int(valid[-1]) if len(valid) else None
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
@@ -100,12 +131,13 @@ def compute_analytics(
     corr: dict[tuple[str, str, int], pd.Series] = {}
     prev: dict[tuple[str, str, int], pd.Series] = {}
     for window in windows:
-        min_periods = max(3, math.ceil(min_coverage * window))
+        min_periods = _needed(window, min_coverage)
         for pair in pairs:
             x, y = returns[pair.crypto], returns[pair.equity]
             series = x.rolling(window, min_periods=min_periods).corr(y)
             # Rounding in rolling moments can push |r| a hair above one; it is not a signal.
-            series = series.clip(-1.0, 1.0)
+            # The first window-1 sessions have no full window yet: no number, not a partial one.
+            series = series.clip(-1.0, 1.0).mask(_head(len(series), window))
             corr[(pair.crypto, pair.equity, window)] = series
             prev[(pair.crypto, pair.equity, window)] = series.shift(window)
     ewm = {
@@ -116,21 +148,35 @@ def compute_analytics(
         for pair in pairs
     }
     vol = {
-        (symbol, window): returns[symbol]
-        .rolling(window, min_periods=max(3, math.ceil(min_coverage * window)))
-        .std()
-        * math.sqrt(ANNUALIZATION)
+        (symbol, window): (
+            returns[symbol]
+            .rolling(window, min_periods=max(3, math.ceil(min_coverage * window)))
+            .std()
+            * math.sqrt(ANNUALIZATION)
+        ).mask(_head(len(returns), window))
         for symbol in [*crypto, *equities]
         for window in windows
     }
+    vol_frame = _frame(vol, returns.index)
     return Analytics(
         corr=_frame(corr, returns.index),
         prev_corr=_frame(prev, returns.index),
         ewm_corr=_frame(ewm, returns.index),
-        vol=_frame(vol, returns.index),
+        vol=vol_frame,
+        vol_median=vol_frame.rolling(ANNUALIZATION, min_periods=1).median(),
         windows=tuple(windows),
         pairs=pairs,
     )
+
+
+def _needed(window: int, min_coverage: float) -> int:
+    """Sessions a window needs; rounded first so 0.56 * 25 = 14.000000000000002 means 14."""
+    return max(3, math.ceil(round(min_coverage * window, 9)))
+
+
+def _head(length: int, window: int) -> np.ndarray:
+    """True for the sessions before the first full window."""
+    return np.arange(length) < window - 1
 
 
 _Key = TypeVar("_Key", bound=tuple[object, ...])

@@ -23,6 +23,7 @@ instead of a burst of stale alerts.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
@@ -113,40 +114,51 @@ class AlertEngine:
             return state, []
         begin = state
         events: list[Alert] = []
-        values, befores, zs = corr.to_numpy(), prev_corr.to_numpy(), stats.to_numpy()
+        days = list(sessions.date)
+        values = corr.to_numpy(dtype="float64").tolist()
+        befores = prev_corr.to_numpy(dtype="float64").tolist()
+        zs = stats.to_numpy(dtype="float64").tolist()
         for position in range(start, stop):
             state, found = self._step(
                 pair,
                 state,
-                sessions=sessions,
+                days=days,
                 position=position,
-                corr=float(values[position]),
-                before=float(befores[position]),
-                z=float(zs[position]),
+                corr=values[position],
+                before=befores[position],
+                z=zs[position],
             )
             events.extend(found)
+        last_seen = next(
+            (p for p in range(stop - 1, start - 1, -1) if not math.isnan(values[p])), None
+        )
+        state = replace(
+            state,
+            last_session=days[stop - 1],
+            last_corr=values[last_seen] if last_seen is not None else state.last_corr,
+        )
         if mode == "backtest":
             return state, events
         if begin.last_session is None:
             return state, []  # first sight of this pair: warm up silently
         if stop - start == 1:
             return state, events
-        return state, self._summarize(pair, begin, state, events, sessions[stop - 1].date())
+        return state, self._summarize(pair, begin, state, events, days[stop - 1])
 
     def _step(
         self,
         pair: Pair,
         state: PairState,
         *,
-        sessions: pd.DatetimeIndex,
+        days: list[date],
         position: int,
         corr: float,
         before: float,
         z: float,
     ) -> tuple[PairState, list[Alert]]:
-        session = sessions[position].date()
         if math.isnan(corr):
-            return replace(state, last_session=session), []
+            return state, []
+        session = days[position]
         alerts: list[Alert] = []
         state, regime_alert = self._regime(
             pair, state, session=session, corr=corr, before=before, z=z
@@ -155,11 +167,11 @@ class AlertEngine:
             alerts.append(regime_alert)
         if not math.isnan(before) and not math.isnan(z):
             state, spike = self._spike(
-                pair, state, sessions=sessions, position=position, corr=corr, before=before, z=z
+                pair, state, days=days, position=position, corr=corr, before=before, z=z
             )
             if spike is not None:
                 alerts.append(spike)
-        return replace(state, last_session=session, last_corr=corr), alerts
+        return state, alerts
 
     def _regime(
         self, pair: Pair, state: PairState, *, session: date, corr: float, before: float, z: float
@@ -169,6 +181,8 @@ class AlertEngine:
             return replace(state, regime=bands.plain(corr)), None
         candidate = bands.classify(corr, state.regime)
         if candidate == state.regime:
+            if state.pending is None:
+                return state, None  # the common case: nothing changes, nothing to copy
             return replace(state, pending=None, pending_count=0), None
         count = state.pending_count + 1 if candidate == state.pending else 1
         if count < self.settings.confirm_sessions:
@@ -191,14 +205,14 @@ class AlertEngine:
         pair: Pair,
         state: PairState,
         *,
-        sessions: pd.DatetimeIndex,
+        days: list[date],
         position: int,
         corr: float,
         before: float,
         z: float,
     ) -> tuple[PairState, Alert | None]:
         settings = self.settings
-        session = sessions[position].date()
+        session = days[position]
         change = corr - before
         if z >= settings.spike_z and change >= settings.spike_min_change:
             kind, last, last_z = AlertKind.SPIKE, state.last_up, state.last_up_z
@@ -207,7 +221,7 @@ class AlertEngine:
         else:
             return state, None
         if last is not None:
-            elapsed = position - int(sessions.searchsorted(pd.Timestamp(last)))
+            elapsed = position - bisect.bisect_left(days, last)
             if elapsed < settings.cooldown_sessions and abs(z) < abs(last_z) + settings.override_z:
                 return state, None
         alert = Alert(

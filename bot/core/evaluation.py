@@ -113,7 +113,14 @@ class Evaluator:
         alerts.sort(key=lambda a: (a.session, str(a.pair), a.kind.value))
         regimes = {pair: state.regime for pair, state in new_states.items()}
         snapshot = self.snapshot(analytics, regimes, issues, at=end)
-        messages = [(alert, self.render(alert, analytics, regimes, snapshot)) for alert in alerts]
+        contexts: dict[date, Snapshot | None] = {}
+        if snapshot is not None:
+            contexts[snapshot.as_of] = snapshot
+        messages = []
+        for alert in alerts:
+            if alert.session not in contexts:  # alerts of one session share their context
+                contexts[alert.session] = self.snapshot(analytics, regimes, at=alert.session)
+            messages.append((alert, render_text(alert_message(alert, contexts[alert.session]))))
         return Evaluation(analytics, new_states, messages, snapshot, held_back)
 
     def snapshot(
@@ -134,19 +141,6 @@ class Evaluator:
             issues=issues,
             at=at,
         )
-
-    def render(
-        self,
-        alert: Alert,
-        analytics: Analytics,
-        regimes: Mapping[Pair, str | None],
-        latest: Snapshot | None,
-    ) -> str:
-        """The plain-text message of ``alert``, with the context of its own session."""
-        context = latest
-        if latest is None or latest.as_of != alert.session:
-            context = self.snapshot(analytics, regimes, at=alert.session)
-        return render_text(alert_message(alert, context))
 
     def _blocking(
         self, pair: Pair, issues: Sequence[QualityIssue], sessions: pd.DatetimeIndex

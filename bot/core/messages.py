@@ -31,19 +31,24 @@ __all__ = [
 ARROW = "→"
 
 
+def _unsigned_zero(value: float, digits: int) -> float:
+    """Round, turning -0.0 into 0.0 so nothing reads "-0.00"."""
+    return round(value, digits) + 0.0
+
+
 def fmt_corr(value: float) -> str:
     """A correlation level: two decimals, a minus sign when negative, ``n/a`` when unknown."""
-    return "n/a" if math.isnan(value) else f"{value:.2f}"
+    return "n/a" if math.isnan(value) else f"{_unsigned_zero(value, 2):.2f}"
 
 
 def fmt_change(value: float) -> str:
     """A change of correlation, always signed."""
-    return "n/a" if math.isnan(value) else f"{value:+.2f}"
+    return "n/a" if math.isnan(value) else f"{_unsigned_zero(value, 2):+.2f}"
 
 
 def fmt_z(value: float) -> str:
     """A z-score, signed, one decimal."""
-    return "n/a" if math.isnan(value) else f"{value:+.1f}"
+    return "n/a" if math.isnan(value) else f"{_unsigned_zero(value, 1):+.1f}"
 
 
 def fmt_vol(value: float) -> str:

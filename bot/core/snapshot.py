@@ -7,14 +7,13 @@ of recomputing anything or waiting on an exchange.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
-
-import pandas as pd
 
 from bot.core.analytics import Analytics
 from bot.core.models import Pair, QualityIssue
@@ -23,7 +22,6 @@ from bot.core.regimes import RegimeBands
 __all__ = ["PairReading", "Snapshot", "build_snapshot"]
 
 WEEK, MONTH = 5, 21  # sessions
-_VOL_LOOKBACK = 252  # a year of sessions for "is volatility elevated?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +73,13 @@ class Snapshot:
     labels: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def _by_key(self) -> dict[tuple[str, str, int], PairReading]:
+        return {(r.crypto, r.equity, r.window): r for r in self.readings}
+
     def reading(self, pair: Pair, window: int) -> PairReading | None:
         """The reading of ``pair`` over ``window``, if computed."""
-        for item in self.readings:
-            if item.crypto == pair.crypto and item.equity == pair.equity and item.window == window:
-                return item
-        return None
+        return self._by_key.get((pair.crypto, pair.equity, window))
 
     def vol(self, symbol: str, window: int) -> VolReading | None:
         """The volatility reading of ``symbol`` over ``window``."""
@@ -129,50 +128,38 @@ def build_snapshot(
     at: date | None = None,
 ) -> Snapshot | None:
     """The snapshot at session ``at`` (default: the latest with a headline correlation)."""
-    corr = analytics.corr
-    valid = corr.xs(headline_window, axis=1, level=2).dropna(how="all")
-    if at is not None:
-        valid = valid[valid.index <= pd.Timestamp(at)]
-    if valid.empty:
+    position = analytics.last_position(headline_window, at)
+    if position is None:
         return None
-    when = valid.index[-1]
-    position = int(corr.index.searchsorted(when))
+    when = analytics.sessions[position]
+    now = analytics.row("corr", position)
+    week = analytics.row("corr", position - WEEK)
+    month = analytics.row("corr", position - MONTH)
+    before = analytics.row("prev_corr", position)
+    ewm = analytics.row("ewm_corr", position)
     readings = []
     for pair in analytics.pairs:
         for window in analytics.windows:
-            series = analytics.series(pair, window)
-            now = _at(series, position)
+            key = (pair.crypto, pair.equity, window)
+            level = now.get(key, math.nan)
             regime = regimes.get(pair) if window == headline_window else None
-            if regime is None and window == headline_window and not math.isnan(now):
-                regime = bands.plain(now)
+            if regime is None and window == headline_window and not math.isnan(level):
+                regime = bands.plain(level)
             readings.append(
                 PairReading(
                     crypto=pair.crypto,
                     equity=pair.equity,
                     window=window,
-                    corr=now,
-                    prev_corr=_at(analytics.previous(pair, window), position),
-                    change_week=now - _at(series, position - WEEK),
-                    change_month=now - _at(series, position - MONTH),
-                    ewm_corr=_at(analytics.ewm_corr[(pair.crypto, pair.equity)], position),
+                    corr=level,
+                    prev_corr=before.get(key, math.nan),
+                    change_week=level - week.get(key, math.nan),
+                    change_month=level - month.get(key, math.nan),
+                    ewm_corr=ewm.get((pair.crypto, pair.equity), math.nan),
                     regime=regime,
                 )
             )
-    symbols = list(
-        dict.fromkeys([p.crypto for p in analytics.pairs] + [p.equity for p in analytics.pairs])
-    )
-    vols = []
-    for symbol in symbols:
-        for window in analytics.windows:
-            series = analytics.volatility(symbol, window).iloc[: position + 1]
-            vols.append(
-                VolReading(
-                    symbol,
-                    window,
-                    _at(series, position),
-                    float(series.iloc[-_VOL_LOOKBACK:].median()),
-                )
-            )
+    vol, usual = analytics.row("vol", position), analytics.row("vol_median", position)
+    vols = [VolReading(str(key[0]), int(str(key[1])), vol[key], usual[key]) for key in vol]
     return Snapshot(
         as_of=when.date(),
         headline_window=headline_window,
@@ -184,12 +171,6 @@ def build_snapshot(
         labels=dict(labels),
         warnings=tuple(str(issue) for issue in issues if issue.kind.blocks_alerts),
     )
-
-
-def _at(series: pd.Series, position: int) -> float:
-    if position < 0 or position >= len(series):
-        return math.nan
-    return float(series.iloc[position])
 
 
 def _nan_to_none(value: Any) -> Any:
