@@ -15,15 +15,13 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
 from bot import __version__
 from bot.config import Config, load_config, resolve_config_path
 from bot.core.backtest import BacktestResult, run_backtest
 from bot.core.calendar import nyse
 from bot.core.clock import utc_now
 from bot.core.errors import ConfigError, CorrbotError
-from bot.core.messages import render_text, snapshot_message
+from bot.core.messages import fmt_corr, render_text, snapshot_message
 from bot.core.models import SymbolStatus
 from bot.core.regimes import RegimeBands
 from bot.core.store import Store
@@ -223,10 +221,7 @@ def _per_year_text(result: BacktestResult) -> str:
     rows = [
         [
             str(year),
-            *(
-                "n/a" if pd.isna(v) else (f"{v:.2f}" if isinstance(v, float) else str(v))
-                for v in row
-            ),
+            *(fmt_corr(float(v)) if isinstance(v, float) else str(v) for v in row),
         ]
         for year, row in zip(table.index, table.itertuples(index=False), strict=True)
     ]
