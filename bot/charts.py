@@ -80,21 +80,25 @@ def correlation_chart(
     alerts: Sequence[Alert] = (),
     since: date | None = None,
     labels: Mapping[str, str] | None = None,
+    windows: Sequence[int] | None = None,
 ) -> bytes:
     """The rolling correlation of one pair over every window, with regimes and alerts.
 
     Both windows on one chart show whether a move is a blip (short window only) or a shift
     (both); the shaded bands show what the alert engine calls each level; alert markers
     tie the messages a user received to the line. Only alerts of ``pair`` are drawn.
-    ``since`` limits the x range; by default the whole history is shown.
+    ``since`` limits the x range; by default the whole history is shown. ``windows``
+    picks some of the analysed windows (default: all).
 
-    Raises ``ValueError`` when ``pair`` is not one of the analysed pairs.
+    Raises ``ValueError`` when ``pair`` or a window is not among those analysed.
     """
     if pair not in analytics.pairs:
         raise ValueError(f"{pair} is not among the analysed pairs")
-    frame = pd.DataFrame(
-        {f"{window}-session": analytics.series(pair, window) for window in analytics.windows}
-    )
+    shown = tuple(windows) if windows else analytics.windows
+    unknown = [w for w in shown if w not in analytics.windows]
+    if unknown:
+        raise ValueError(f"window {unknown[0]} is not among the analysed windows")
+    frame = pd.DataFrame({f"{window}-session": analytics.series(pair, window) for window in shown})
     frame = _since(frame, since)
     title = f"{_name(pair.crypto, labels)} vs {_name(pair.equity, labels)}: rolling correlation"
     with _RENDER_LOCK:
@@ -102,8 +106,8 @@ def correlation_chart(
         _shade_bands(ax, bands, alpha=1.0)
         # Shortest window first, thin and warm: it is the noisy one. Longer windows are drawn
         # thicker and on top, since they carry the trend the short one fluctuates around.
-        for index, window in enumerate(sorted(analytics.windows)):
-            longest = index == len(analytics.windows) - 1
+        for index, window in enumerate(sorted(shown)):
+            longest = index == len(shown) - 1
             _plot_line(
                 ax,
                 frame[f"{window}-session"],

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import Config, load_config, resolve_config_path
@@ -24,16 +26,23 @@ from bot.core.errors import ConfigError, CorrbotError
 from bot.core.messages import fmt_corr, render_text, snapshot_message
 from bot.core.models import SymbolStatus
 from bot.core.regimes import RegimeBands
+from bot.core.service import CorrService
+from bot.core.snapshot import Snapshot
 from bot.core.store import Store
+from bot.logsetup import configure_logging
 from bot.render import fetch_table
 from bot.render import table as render_table
 from bot.wiring import build_evaluator, build_market_data
+
+if TYPE_CHECKING:
+    from bot.tg.delivery import DrainReport
 
 __all__ = ["main"]
 
 log = logging.getLogger("bot")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - the variable's name, not a secret
 MAX_HISTORY = 10_000  # sessions; the calendar starts in 2000
 DEMO_HISTORY = 4_000  # sessions: the whole synthetic history (2015 on) or the CSV files
 DEMO_ALERTS_SHOWN = 3
@@ -57,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         metavar="PATH",
         help="configuration file (default: $CORRBOT_CONFIG or ./config.yaml)",
+    )
+
+    run = commands.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    run.add_argument("--config", metavar="PATH", help="configuration file")
+
+    check = commands.add_parser(
+        "check", help="run the daily job once (refresh, compute, alert, deliver) and exit"
+    )
+    check.add_argument("--config", metavar="PATH", help="configuration file")
+    check.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; record and send nothing"
     )
 
     backtest = commands.add_parser(
@@ -93,13 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
+    commands = {
+        "fetch": _fetch,
+        "run": _run,
+        "check": _check,
+        "backtest": _backtest,
+        "demo": _demo,
+    }
     try:
-        if args.command == "fetch":
-            return _fetch(args)
-        if args.command == "backtest":
-            return _backtest(args)
-        if args.command == "demo":
-            return _demo(args)
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"corrbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -109,14 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("corrbot: interrupted", file=sys.stderr)
         return 130
-    raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees one
 
 
 def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL (which would carry a bot token) at INFO: keep it quiet.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    token = os.environ.get(TOKEN_ENV, "")
+    configure_logging(verbosity, secrets=[token] if token else [])
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -135,6 +154,91 @@ async def _refresh_and_report(config: Config, store: Store) -> tuple[list[Symbol
         return market.statuses(panel), report.ok
     finally:
         await market.close()
+
+
+BOTFATHER_HELP = (
+    "TELEGRAM_BOT_TOKEN is not set. Create a bot by talking to @BotFather in Telegram "
+    "(/newbot), then: export TELEGRAM_BOT_TOKEN='<the token it gives you>'. "
+    "`corrbot demo` needs no token."
+)
+
+
+def _token() -> str:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(BOTFATHER_HELP)
+    return token
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.tg.app import run_bot
+
+    config = load_config(resolve_config_path(args.config))
+    token = _token()
+    return asyncio.run(run_bot(config, token))
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = load_config(resolve_config_path(args.config))
+    token = None if args.dry_run else _token()
+    with Store.open(config.storage.path) as store:
+        return asyncio.run(_check_once(config, store, token))
+
+
+async def _check_once(config: Config, store: Store, token: str | None) -> int:
+    market = build_market_data(config, store, utc_now)
+    service = CorrService(store, market, build_evaluator(config), clock=utc_now)
+    try:
+        if token is None:
+            report, evaluation, fresh = await service.preview()
+            print(f"Dry run: data as of {_as_of(evaluation.snapshot)}; nothing recorded or sent.")
+            for key, message, recipients in fresh:
+                print(f"\n--- {key}: to {recipients} chat(s) ---\n{render_text(message)}")
+            if not fresh:
+                print("No new alert would be sent.")
+            problems = [f"{s}: {e}" for s, e in report.errors.items()]
+            problems += [f"{p} held back: {i}" for p, v in evaluation.held_back.items() for i in v]
+            for line in problems:
+                print(f"! {line}")
+            return EXIT_OK if not problems else EXIT_FAILED
+        result = await service.check_now()
+        delivered = await _deliver(config, service, token)
+        print(
+            f"Data as of {_as_of(result.snapshot)}: {len(result.recorded)} new alert(s); "
+            f"deliveries: {delivered.sent} sent, {delivered.retried} to retry, "
+            f"{delivered.failed} failed, {delivered.dropped} dropped (chat gone)."
+        )
+        for line in result.problems():
+            print(f"! {line}")
+        return EXIT_OK if result.ok and not delivered.failed else EXIT_FAILED
+    finally:
+        await service.close()
+
+
+def _as_of(snapshot: Snapshot | None) -> str:
+    return "n/a" if snapshot is None else snapshot.as_of.isoformat()
+
+
+async def _deliver(config: Config, service: CorrService, token: str) -> DrainReport:
+    from telegram.ext import ExtBot
+
+    from bot.tg.delivery import Sender
+    from bot.tg.ratelimit import PacedRateLimiter
+
+    bot = ExtBot(
+        token,
+        base_url=config.telegram.api_base_url,
+        base_file_url=config.telegram.base_file_url,
+        rate_limiter=PacedRateLimiter(per_second=config.delivery.messages_per_second),
+    )
+    async with bot:
+        sender = Sender(
+            bot,
+            service,
+            max_attempts=config.delivery.max_attempts,
+            concurrency=config.delivery.concurrency,
+        )
+        return await sender.drain(within=300.0)
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -252,7 +356,7 @@ def _demo(args: argparse.Namespace) -> int:
     shown = alerts[-DEMO_ALERTS_SHOWN:]
     print(f"\n{len(alerts)} alerts in all; the last {len(shown)} as a subscriber reads them:")
     for _, message in shown:
-        print("\n" + _indent(message))
+        print("\n" + _indent(render_text(message)))
     if evaluation.snapshot is not None:
         print("\nThe /corr reply today:\n")
         print(_indent(render_text(snapshot_message(evaluation.snapshot))))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -29,10 +30,13 @@ __all__ = [
     "Config",
     "CryptoAssetConfig",
     "DataConfig",
+    "DeliveryConfig",
     "EquityAssetConfig",
     "RegimeConfig",
+    "ScheduleConfig",
     "SpikeConfig",
     "StorageConfig",
+    "TelegramConfig",
     "UniverseConfig",
     "load_config",
     "resolve_config_path",
@@ -215,6 +219,65 @@ class AlertsConfig(_Strict):
         return value
 
 
+class TelegramConfig(_Strict):
+    """Where the Bot API is, who administers the bot, and an optional broadcast channel."""
+
+    api_base_url: str = Field(default="https://api.telegram.org/bot", pattern=r"^https?://\S+$")
+    admins: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
+    channel: str | int | None = None
+    poll_timeout_seconds: int = Field(default=30, ge=1, le=60)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_shape(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str) and not (value.startswith("@") or value.lstrip("-").isdigit()):
+            raise ValueError(f"{value!r} is not a channel: use @channelname or its numeric id")
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            return int(value)
+        return value
+
+    @property
+    def base_file_url(self) -> str:
+        """File downloads follow the API server: ``.../bot`` becomes ``.../file/bot``."""
+        base = self.api_base_url.rstrip("/")
+        head, _, tail = base.rpartition("/")
+        return f"{head}/file/{tail}" if head else f"{base}/file"
+
+
+class ScheduleConfig(_Strict):
+    """When the daily job runs: NYSE sessions only, at a local time of day."""
+
+    time: str = Field(default="17:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "America/New_York"
+    retry_minutes: int = Field(default=20, ge=1, le=240)
+    retry_for_minutes: int = Field(default=360, ge=0, le=24 * 60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone (for example America/New_York)"
+            ) from None
+        return value
+
+    @property
+    def hour_minute(self) -> tuple[int, int]:
+        """The configured time of day."""
+        hour, minute = self.time.split(":")
+        return int(hour), int(minute)
+
+
+class DeliveryConfig(_Strict):
+    """How fast and how stubbornly alerts are sent (Telegram allows about 30 a second)."""
+
+    messages_per_second: float = Field(default=28.0, gt=0.0, le=30.0)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    concurrency: int = Field(default=32, ge=1, le=256)
+
+
 class StorageConfig(_Strict):
     """The embedded SQLite store."""
 
@@ -228,6 +291,9 @@ class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @property

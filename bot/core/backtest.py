@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bot.core.evaluation import Evaluation, Evaluator
+from bot.core.messages import render_text
 from bot.core.models import AlertKind
 
 __all__ = ["ALERT_COLUMNS", "BacktestResult", "run_backtest"]
@@ -65,7 +66,7 @@ class BacktestResult:
                 round(alert.z, 4),
                 alert.regime_from,
                 alert.regime_to,
-                message,
+                render_text(message),
             )
             for alert, message in self.evaluation.alerts
         ]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bot.core.analytics import Analytics, compute_analytics
 from bot.core.engine import AlertEngine, Mode, PairState
-from bot.core.messages import alert_message, render_text
+from bot.core.messages import Message, alert_message
 from bot.core.models import Alert, Pair, QualityIssue, QualityKind
 from bot.core.snapshot import Snapshot, build_snapshot
 
@@ -38,7 +38,7 @@ class Evaluation:
 
     analytics: Analytics
     states: Mapping[Pair, PairState]
-    alerts: Sequence[tuple[Alert, str]]  # with their plain-text messages
+    alerts: Sequence[tuple[Alert, Message]]  # each with what subscribers read
     snapshot: Snapshot | None
     held_back: Mapping[Pair, Sequence[QualityIssue]]  # pairs not advanced: bad data
 
@@ -120,7 +120,7 @@ class Evaluator:
         for alert in alerts:
             if alert.session not in contexts:  # alerts of one session share their context
                 contexts[alert.session] = self.snapshot(analytics, regimes, at=alert.session)
-            messages.append((alert, render_text(alert_message(alert, contexts[alert.session]))))
+            messages.append((alert, alert_message(alert, contexts[alert.session])))
         return Evaluation(analytics, new_states, messages, snapshot, held_back)
 
     def snapshot(

@@ -9,9 +9,10 @@ adapter) turn the same :class:`Message` into text, so numbers read the same ever
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.snapshot import Snapshot
@@ -76,6 +77,31 @@ class Message:
     tables: tuple[Table, ...] = ()
     footer: str = ""
     notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        """Serialize, so the outbox can hold a message until it is delivered."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Message:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        return cls(
+            title=data["title"],
+            lead=data["lead"],
+            facts=tuple((label, value) for label, value in data["facts"]),
+            tables=tuple(
+                Table(
+                    t["caption"],
+                    tuple(t["headers"]),
+                    tuple(tuple(row) for row in t["rows"]),
+                    tuple(t["right"]),
+                )
+                for t in data["tables"]
+            ),
+            footer=data["footer"],
+            notes=tuple(data["notes"]),
+        )
 
 
 def _name(symbol: str, labels: Mapping[str, str]) -> str:

@@ -1,25 +1,31 @@
-"""The service object the adapters call: ``check_now()``, ``snapshot()``, ``recent_alerts()``.
+"""The service object the adapters call: ``check_now()``, ``snapshot()``, ``subscribe()``...
 
-It owns the daily job's core: refresh prices, evaluate, and record the alerts, the engine
-states and the snapshot in one transaction. Chat commands read what it stored; they never
-wait on an exchange.
+It owns the daily job's core (refresh prices, evaluate, record alerts with their deliveries,
+engine states and the snapshot in one transaction) and the read side the chat commands use.
+Commands read what the last run stored; they never wait on an exchange.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
+from bot.core.analytics import Analytics
 from bot.core.clock import Clock
 from bot.core.engine import PairState
 from bot.core.evaluation import Evaluation, Evaluator
 from bot.core.market_data import MarketData, RefreshReport
-from bot.core.models import Pair, QualityIssue
+from bot.core.messages import Message, render_text, snapshot_message
+from bot.core.models import Pair, QualityIssue, QualityKind, SymbolStatus
+from bot.core.outbox import Outbox
 from bot.core.snapshot import Snapshot
-from bot.core.store import Store, StoredAlert
+from bot.core.store import Store, StoredAlert, format_ts
+from bot.core.subscribers import Subscribers
 
-__all__ = ["CheckResult", "CorrService"]
+__all__ = ["CheckResult", "CorrService", "LastRun"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,43 @@ class CheckResult:
         """Every symbol refreshed and every alerting pair was evaluated."""
         return self.refresh.ok and not self.held_back
 
+    @property
+    def stale(self) -> bool:
+        """Whether data the job needs is not published yet (worth retrying soon)."""
+        return any(
+            issue.kind in (QualityKind.STALE, QualityKind.FETCH_FAILED)
+            for issues in self.held_back.values()
+            for issue in issues
+        )
+
+    def problems(self) -> list[str]:
+        """One line per thing that went wrong, for logs and admins."""
+        lines = [f"{symbol}: {error}" for symbol, error in self.refresh.errors.items()]
+        for pair, issues in self.held_back.items():
+            lines.extend(f"{pair} held back: {issue}" for issue in issues)
+        return lines
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The outcome of the latest daily job, persisted for /status and health checks."""
+
+    started_at: str
+    finished_at: str
+    ok: bool
+    alerts: int
+    as_of: str | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """Serialize for the store."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> LastRun:
+        """Inverse of :meth:`to_json`."""
+        return cls(**json.loads(text))
+
 
 class CorrService:
     """The daily job and the read side of the bot, independent of any transport."""
@@ -48,14 +91,38 @@ class CorrService:
         self._evaluator = evaluator
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._analytics: Analytics | None = None
+        self.subscribers = Subscribers(store)
+        self.outbox = Outbox(store)
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """Universe, windows and alert rules as configured."""
+        return self._evaluator
+
+    # -- the daily job ---------------------------------------------------------------
 
     async def check_now(self) -> CheckResult:
         """Refresh, evaluate and record; concurrent calls run one after the other."""
         async with self._lock:
+            started = self._clock()
             report = await self._market.refresh()
             evaluation = await asyncio.to_thread(self._evaluate)
             recorded = self._record(evaluation)
-            return CheckResult(report, recorded, evaluation.snapshot, evaluation.held_back)
+            self._analytics = evaluation.analytics
+            result = CheckResult(report, recorded, evaluation.snapshot, evaluation.held_back)
+            last = LastRun(
+                started_at=format_ts(started),
+                finished_at=format_ts(self._clock()),
+                ok=result.ok,
+                alerts=len(recorded),
+                as_of=None if result.snapshot is None else result.snapshot.as_of.isoformat(),
+                problems=result.problems(),
+            )
+            self._store.set_meta("last_run", last.to_json())
+            if result.ok:
+                self._store.set_meta("last_success", last.to_json())
+            return result
 
     def _evaluate(self) -> Evaluation:
         panel = self._market.panel()
@@ -67,22 +134,81 @@ class CorrService:
         return self._evaluator.evaluate(panel.returns, states, mode="live", issues=panel.issues)
 
     def _record(self, evaluation: Evaluation) -> list[StoredAlert]:
+        snapshot = evaluation.snapshot
+        digest = None
+        if snapshot is not None:
+            digest = (f"digest:{snapshot.as_of.isoformat()}", snapshot_message(snapshot).to_json())
         return self._store.record_check(
-            evaluation.alerts,
+            [(alert, render_text(msg), msg.to_json()) for alert, msg in evaluation.alerts],
             window=self._evaluator.analysis.headline_window,
             states={pair: state.to_json() for pair, state in evaluation.states.items()},
-            snapshot=None if evaluation.snapshot is None else evaluation.snapshot.to_json(),
+            snapshot=None if snapshot is None else snapshot.to_json(),
             now=self._clock(),
+            digest=digest,
         )
 
+    async def preview(self) -> tuple[RefreshReport, Evaluation, list[tuple[str, Message, int]]]:
+        """What ``check_now`` would record and send, recording nothing (``--dry-run``).
+
+        Prices are still refreshed into the cache (that sends nothing to anyone). Returns
+        the new alerts' keys, messages and how many chats each would reach.
+        """
+        async with self._lock:
+            report = await self._market.refresh()
+            evaluation = await asyncio.to_thread(self._evaluate)
+        known = self._store.alert_keys([alert.key for alert, _ in evaluation.alerts])
+        fresh = [
+            (alert.key, message, self.subscribers.count_eligible(alert.kind))
+            for alert, message in evaluation.alerts
+            if alert.key not in known
+        ]
+        return report, evaluation, fresh
+
+    def notify(self, key: str, message: Message, chat_ids: Sequence[int]) -> bool:
+        """Queue a notice (to admins) once per key; returns whether it was new."""
+        if not chat_ids:
+            return False
+        return self._store.record_notice(key, message.to_json(), list(chat_ids), now=self._clock())
+
+    # -- what the commands read --------------------------------------------------------
+
     def snapshot(self) -> Snapshot | None:
-        """The snapshot stored by the last successful evaluation, if any."""
+        """The snapshot stored by the last evaluation, if any."""
         text = self._store.get_meta("snapshot")
         return None if text is None else Snapshot.from_json(text)
 
     def recent_alerts(self, limit: int = 5) -> list[StoredAlert]:
         """The latest alerts, newest first."""
         return self._store.recent_alerts(limit)
+
+    def last_run(self, key: str = "last_run") -> LastRun | None:
+        """The latest daily job (``last_run``) or the latest successful one (``last_success``)."""
+        text = self._store.get_meta(key)
+        return None if text is None else LastRun.from_json(text)
+
+    async def analytics(self) -> Analytics:
+        """The analytics of the last evaluation, recomputed from the store after a restart."""
+        if self._analytics is None:
+            self._analytics = await asyncio.to_thread(
+                lambda: self._evaluator.analytics(self._market.panel().returns)
+            )
+        return self._analytics
+
+    def regimes(self) -> dict[Pair, str | None]:
+        """The engine's current regime for every alerting pair."""
+        window = self._evaluator.analysis.headline_window
+        return {
+            pair: PairState.from_json(text).regime
+            for pair, text in self._store.engine_states(window).items()
+        }
+
+    def data_status(self) -> list[SymbolStatus]:
+        """Per symbol freshness, from the store (no network)."""
+        return self._market.statuses(self._market.panel())
+
+    def now(self) -> datetime:
+        """The service's clock, for adapters that stamp what they write."""
+        return self._clock()
 
     async def close(self) -> None:
         """Close the market data sources (the store belongs to the caller)."""

@@ -27,6 +27,7 @@ import pandas as pd
 
 from bot.core.errors import StoreError
 from bot.core.models import Alert, AlertKind, Pair
+from bot.core.outbox_sql import deliver_to, fan_out, fan_out_digest, insert_outbound
 
 __all__ = ["MIGRATIONS", "FetchRecord", "Store", "StoredAlert", "format_ts", "parse_ts"]
 
@@ -89,6 +90,46 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL,
         PRIMARY KEY (crypto, equity, window_len)
     ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE chats (
+        chat_id            INTEGER PRIMARY KEY,
+        thread_id          INTEGER,          -- forum topic the chat subscribed from
+        kind               TEXT NOT NULL,    -- private | group | supergroup | channel
+        title              TEXT NOT NULL DEFAULT '',
+        active             INTEGER NOT NULL DEFAULT 1,
+        spikes             TEXT NOT NULL DEFAULT 'on',   -- on | silent | off
+        regimes            TEXT NOT NULL DEFAULT 'on',   -- on | silent | off
+        digest             INTEGER NOT NULL DEFAULT 0,
+        subscribed_at      TEXT,
+        unsubscribed_at    TEXT,
+        deactivated_reason TEXT,
+        updated_at         TEXT NOT NULL
+    );
+    CREATE TABLE outbound (
+        id         INTEGER PRIMARY KEY,
+        key        TEXT NOT NULL UNIQUE,     -- an alert key, or digest:<session>
+        kind       TEXT NOT NULL,            -- spike | decoupling | regime | digest | notice
+        alert_id   INTEGER REFERENCES alerts (id),
+        payload    TEXT NOT NULL,            -- the transport-neutral message, JSON
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY,
+        outbound_id     INTEGER NOT NULL REFERENCES outbound (id),
+        chat_id         INTEGER NOT NULL,
+        thread_id       INTEGER,
+        silent          INTEGER NOT NULL DEFAULT 0,
+        status          TEXT NOT NULL DEFAULT 'pending', -- or sending, sent, failed, dropped
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        message_id      INTEGER,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        UNIQUE (outbound_id, chat_id)
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at)
     """,
 )
 
@@ -199,7 +240,8 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise StoreError(f"cannot write to the store at {self.path}: {exc}") from None
 
-    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Run a read-only statement; errors become ``StoreError``."""
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
@@ -243,7 +285,7 @@ class Store:
         if since is not None:
             sql += " AND ts >= ?"
             params.append(format_ts(since))
-        rows = self._read(sql + " ORDER BY ts", params)
+        rows = self.query(sql + " ORDER BY ts", params)
         index = pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True), name="ts")
         values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype="float64")
         return pd.Series(values, index=index, name=symbol)
@@ -263,7 +305,7 @@ class Store:
 
     def known_gaps(self, symbol: str) -> pd.DatetimeIndex:
         """Instants already asked for and known to be absent at the source."""
-        rows = self._read("SELECT ts FROM price_gaps WHERE symbol = ? ORDER BY ts", [symbol])
+        rows = self.query("SELECT ts FROM price_gaps WHERE symbol = ? ORDER BY ts", [symbol])
         return pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True))
 
     def prune_before(self, symbol: str, cutoff: datetime) -> int:
@@ -278,7 +320,7 @@ class Store:
 
     def price_sources(self, symbol: str) -> list[str]:
         """Distinct sources that contributed cached closes for ``symbol``, most used first."""
-        rows = self._read(
+        rows = self.query(
             "SELECT source FROM prices WHERE symbol = ? GROUP BY source ORDER BY COUNT(*) DESC",
             [symbol],
         )
@@ -301,7 +343,7 @@ class Store:
 
     def fetch_records(self, symbols: Iterable[str] | None = None) -> dict[str, FetchRecord]:
         """The last refresh outcome per symbol."""
-        rows = self._read("SELECT symbol, source, attempted_at, succeeded_at, error FROM fetch_log")
+        rows = self.query("SELECT symbol, source, attempted_at, succeeded_at, error FROM fetch_log")
         wanted = None if symbols is None else set(symbols)
         return {
             str(r[0]): FetchRecord(
@@ -319,30 +361,34 @@ class Store:
 
     def engine_states(self, window: int) -> dict[Pair, str]:
         """The persisted engine state (JSON) of every pair for ``window``."""
-        rows = self._read(
+        rows = self.query(
             "SELECT crypto, equity, state FROM engine_state WHERE window_len = ?", [window]
         )
         return {Pair(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
     def record_check(
         self,
-        alerts: Sequence[tuple[Alert, str]],
+        alerts: Sequence[tuple[Alert, str, str]],
         *,
         window: int,
         states: Mapping[Pair, str],
         snapshot: str | None,
         now: datetime,
+        digest: tuple[str, str] | None = None,
     ) -> list[StoredAlert]:
-        """Record a run's alerts, engine states and snapshot atomically.
+        """Record a run's alerts, their deliveries, engine states and snapshot atomically.
 
-        An alert whose key exists already is not recorded again (re-running a session
-        creates nothing); only the newly recorded ones are returned.
+        Each alert comes with its plain text and its message payload (JSON). An alert whose
+        key exists already is not recorded again (re-running a session creates nothing);
+        a new one gets one delivery row per eligible chat in the same transaction, so no
+        alert is ever recorded without its deliveries. ``digest`` (key, payload) is the day's
+        summary for chats that asked for one, also recorded once. Returns the new alerts.
         """
         stamp = format_ts(now)
         recorded: list[StoredAlert] = []
         try:
             with self.transaction() as conn:
-                for alert, message in alerts:
+                for alert, message, payload in alerts:
                     cursor = conn.execute(
                         "INSERT INTO alerts (key, kind, crypto, equity, window_len, session, "
                         "corr, prev_corr, z, regime_from, regime_to, catch_up, since, message, "
@@ -352,13 +398,25 @@ class Store:
                         _alert_row(alert, message, stamp),
                     )
                     if cursor.rowcount == 1:
-                        recorded.append(StoredAlert(int(cursor.lastrowid or 0), alert, message))
+                        alert_id = int(cursor.lastrowid or 0)
+                        recorded.append(StoredAlert(alert_id, alert, message))
+                        outbound_id = insert_outbound(
+                            conn, alert.key, alert.kind.value, payload, stamp, alert_id=alert_id
+                        )
+                        fan_out(conn, outbound_id, alert.kind, stamp)
                 conn.executemany(
                     "INSERT INTO engine_state (crypto, equity, window_len, state, updated_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (crypto, equity, window_len) "
                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
                     [(p.crypto, p.equity, window, state, stamp) for p, state in states.items()],
                 )
+                if digest is not None:
+                    key, payload = digest
+                    exists = conn.execute("SELECT 1 FROM outbound WHERE key = ?", (key,))
+                    if exists.fetchone() is None:
+                        fan_out_digest(
+                            conn, insert_outbound(conn, key, "digest", payload, stamp), stamp
+                        )
                 if snapshot is not None:
                     conn.execute(
                         "INSERT INTO meta (key, value) VALUES ('snapshot', ?) "
@@ -369,9 +427,17 @@ class Store:
             raise StoreError(f"cannot record alerts in the store at {self.path}: {exc}") from None
         return recorded
 
+    def alert_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are recorded already."""
+        if not keys:
+            return set()
+        marks = ", ".join("?" for _ in keys)
+        rows = self.query(f"SELECT key FROM alerts WHERE key IN ({marks})", list(keys))
+        return {str(row[0]) for row in rows}
+
     def recent_alerts(self, limit: int) -> list[StoredAlert]:
         """The latest ``limit`` alerts, newest first."""
-        rows = self._read(
+        rows = self.query(
             "SELECT id, kind, crypto, equity, window_len, session, corr, prev_corr, z, "
             "regime_from, regime_to, catch_up, since, message FROM alerts "
             "ORDER BY session DESC, id DESC LIMIT ?",
@@ -379,11 +445,20 @@ class Store:
         )
         return [_stored_alert(row) for row in rows]
 
+    def record_notice(self, key: str, payload: str, chat_ids: list[int], *, now: datetime) -> bool:
+        """Queue a message to named chats (admins), once per key; returns whether it is new."""
+        stamp = format_ts(now)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM outbound WHERE key = ?", (key,)).fetchone():
+                return False
+            deliver_to(conn, insert_outbound(conn, key, "notice", payload, stamp), chat_ids, stamp)
+        return True
+
     # -- key/value -------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
         """A small piece of persisted state, or ``None``."""
-        rows = self._read("SELECT value FROM meta WHERE key = ?", [key])
+        rows = self.query("SELECT value FROM meta WHERE key = ?", [key])
         return None if not rows else str(rows[0][0])
 
     def set_meta(self, key: str, value: str) -> None:

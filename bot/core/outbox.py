@@ -1,0 +1,153 @@
+"""The delivery outbox: claim what is due, record what happened, resume after a crash.
+
+Every delivery row moves ``pending -> sending -> sent``; a failure either schedules a
+retry (``pending`` again, later), gives up (``failed``), or drops it because the chat is
+gone (``dropped``). A row is marked ``sending`` just before its request leaves and ``sent``
+as soon as Telegram confirms, so after a crash only rows caught in flight are sent again,
+and a confirmed delivery never is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.messages import Message
+from bot.core.store import Store, format_ts
+
+__all__ = ["Due", "Outbox", "OutboxCounts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One delivery ready to be attempted."""
+
+    id: int
+    outbound_id: int
+    key: str
+    chat_id: int
+    thread_id: int | None
+    silent: bool
+    attempts: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """Deliveries by status, for /status and metrics."""
+
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+class Outbox:
+    """Reads and writes the ``deliveries`` table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._payloads: dict[int, Message] = {}
+
+    def resume(self) -> int:
+        """At start-up: deliveries caught in flight by a crash become due again."""
+        with self._store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'"
+            )
+        return int(cursor.rowcount)
+
+    def due(self, now: datetime, *, limit: int = 200, exclude: set[int] | None = None) -> list[Due]:
+        """Pending deliveries whose time has come, oldest first."""
+        rows = self._store.query(
+            "SELECT d.id, d.outbound_id, o.key, d.chat_id, d.thread_id, d.silent, d.attempts "
+            "FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
+            "WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.id LIMIT ?",
+            [format_ts(now), limit + len(exclude or ())],
+        )
+        due = []
+        for ident, outbound_id, key, chat_id, thread_id, silent, attempts in rows:
+            if exclude and int(str(ident)) in exclude:
+                continue
+            due.append(
+                Due(
+                    id=int(str(ident)),
+                    outbound_id=int(str(outbound_id)),
+                    key=str(key),
+                    chat_id=int(str(chat_id)),
+                    thread_id=None if thread_id is None else int(str(thread_id)),
+                    silent=bool(silent),
+                    attempts=int(str(attempts)),
+                    message=self._payload(int(str(outbound_id))),
+                )
+            )
+        return due[:limit]
+
+    def _payload(self, outbound_id: int) -> Message:
+        if outbound_id not in self._payloads:
+            text = self._store.query("SELECT payload FROM outbound WHERE id = ?", [outbound_id])
+            self._payloads[outbound_id] = Message.from_json(str(text[0][0]))
+        return self._payloads[outbound_id]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest pending delivery becomes due, if any is pending."""
+        rows = self._store.query(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+        )
+        value = rows[0][0] if rows else None
+        return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+    def claim(self, delivery_id: int) -> bool:
+        """Mark one delivery in flight; ``False`` if someone else took it or it was dropped."""
+        with self._store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
+                "WHERE id = ? AND status = 'pending'",
+                (delivery_id,),
+            )
+        return cursor.rowcount == 1
+
+    def sent(self, delivery_id: int, *, message_id: int | None, now: datetime) -> None:
+        """Telegram confirmed the delivery: it will never be sent again."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, "
+                "last_error = NULL WHERE id = ?",
+                (message_id, format_ts(now), delivery_id),
+            )
+
+    def retry(self, delivery_id: int, *, at: datetime, error: str, count: bool = True) -> None:
+        """Try again at ``at``; a rate-limit wait (``count=False``) is not held against it."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, "
+                "attempts = attempts - ? WHERE id = ?",
+                (format_ts(at), error, 0 if count else 1, delivery_id),
+            )
+
+    def fail(self, delivery_id: int, *, error: str) -> None:
+        """Give up on a delivery that cannot succeed; it stays on record with its error."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
+                (error, delivery_id),
+            )
+
+    def drop(self, delivery_id: int, *, error: str) -> None:
+        """The recipient is gone; the delivery stays on record as dropped."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = 'dropped', last_error = ? WHERE id = ?",
+                (error, delivery_id),
+            )
+
+    def counts(self) -> OutboxCounts:
+        """Deliveries by status."""
+        rows = self._store.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        return OutboxCounts(**{str(status): int(str(n)) for status, n in rows})
+
+    @staticmethod
+    def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
+        """Bounded exponential backoff for transient failures: 2 s, 4 s, ... up to 10 min."""
+        return timedelta(seconds=min(cap, base ** max(1, attempts)))

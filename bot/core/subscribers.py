@@ -1,0 +1,162 @@
+"""Subscribed chats and their settings, kept in the store.
+
+Unsubscribing or being blocked deactivates a chat instead of deleting it, so a returning
+user finds the settings they chose. A group that Telegram migrates to a supergroup keeps
+its subscription under the new id.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.models import AlertKind
+from bot.core.outbox_sql import SETTING_FOR
+from bot.core.store import Store, format_ts
+
+__all__ = ["Chat", "Level", "Subscribers"]
+
+
+class Level(enum.StrEnum):
+    """How a kind of alert reaches a chat: with a notification, silently, or not at all."""
+
+    ON = "on"
+    SILENT = "silent"
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A chat the bot knows, subscribed or not."""
+
+    chat_id: int
+    kind: str
+    title: str
+    active: bool
+    spikes: Level = Level.ON
+    regimes: Level = Level.ON
+    digest: bool = False
+    thread_id: int | None = None
+    deactivated_reason: str | None = None
+
+
+_COLUMNS = "chat_id, kind, title, active, spikes, regimes, digest, thread_id, deactivated_reason"
+
+
+def _chat(row: tuple[object, ...]) -> Chat:
+    chat_id, kind, title, active, spikes, regimes, digest, thread_id, reason = row
+    return Chat(
+        chat_id=int(str(chat_id)),
+        kind=str(kind),
+        title=str(title),
+        active=bool(active),
+        spikes=Level(str(spikes)),
+        regimes=Level(str(regimes)),
+        digest=bool(digest),
+        thread_id=None if thread_id is None else int(str(thread_id)),
+        deactivated_reason=None if reason is None else str(reason),
+    )
+
+
+class Subscribers:
+    """Reads and writes the ``chats`` table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, chat_id: int) -> Chat | None:
+        """The chat, subscribed or not, or ``None`` if never seen."""
+        rows = self._store.query(f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?", [chat_id])
+        return _chat(rows[0]) if rows else None
+
+    def subscribe(
+        self, chat_id: int, *, kind: str, title: str, thread_id: int | None, now: datetime
+    ) -> bool:
+        """Activate the chat (keeping earlier settings); returns whether it was inactive."""
+        stamp = format_ts(now)
+        before = self.get(chat_id)
+        with self._store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO chats (chat_id, kind, title, thread_id, active, subscribed_at, "
+                "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                "kind = excluded.kind, title = excluded.title, thread_id = excluded.thread_id, "
+                "active = 1, deactivated_reason = NULL, subscribed_at = excluded.subscribed_at, "
+                "updated_at = excluded.updated_at",
+                (chat_id, kind, title, thread_id, stamp, stamp),
+            )
+        return before is None or not before.active
+
+    def deactivate(self, chat_id: int, *, reason: str, now: datetime) -> bool:
+        """Stop sending to the chat, keeping its settings; returns whether it was active."""
+        stamp = format_ts(now)
+        with self._store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE chats SET active = 0, deactivated_reason = ?, unsubscribed_at = ?, "
+                "updated_at = ? WHERE chat_id = ? AND active = 1",
+                (reason, stamp, stamp, chat_id),
+            )
+            # Whatever was waiting for this chat will not be sent: say so, do not lose it.
+            conn.execute(
+                "UPDATE deliveries SET status = 'dropped', last_error = ? "
+                "WHERE chat_id = ? AND status IN ('pending', 'sending')",
+                (f"chat deactivated: {reason}", chat_id),
+            )
+        return cursor.rowcount == 1
+
+    def migrate(self, old_id: int, new_id: int, *, now: datetime) -> None:
+        """Move a subscription (and its pending deliveries) to a group's new supergroup id."""
+        stamp = format_ts(now)
+        with self._store.transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (new_id,)).fetchone()
+            if exists:
+                conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_id,))
+            else:
+                conn.execute(
+                    "UPDATE chats SET chat_id = ?, kind = 'supergroup', updated_at = ? "
+                    "WHERE chat_id = ?",
+                    (new_id, stamp, old_id),
+                )
+            conn.execute(
+                "UPDATE OR IGNORE deliveries SET chat_id = ? "
+                "WHERE chat_id = ? AND status IN ('pending', 'sending')",
+                (new_id, old_id),
+            )
+
+    def update_settings(
+        self,
+        chat_id: int,
+        *,
+        spikes: Level | None = None,
+        regimes: Level | None = None,
+        digest: bool | None = None,
+        now: datetime,
+    ) -> Chat | None:
+        """Change some settings of a known chat; returns the chat after the change."""
+        changes: list[tuple[str, object]] = []
+        if spikes is not None:
+            changes.append(("spikes", spikes.value))
+        if regimes is not None:
+            changes.append(("regimes", regimes.value))
+        if digest is not None:
+            changes.append(("digest", int(digest)))
+        if changes:
+            assignments = ", ".join(f"{column} = ?" for column, _ in changes)
+            with self._store.transaction() as conn:
+                conn.execute(
+                    f"UPDATE chats SET {assignments}, updated_at = ? WHERE chat_id = ?",
+                    (*[value for _, value in changes], format_ts(now), chat_id),
+                )
+        return self.get(chat_id)
+
+    def count_eligible(self, kind: AlertKind) -> int:
+        """How many chats an alert of ``kind`` would reach."""
+        setting = SETTING_FOR[kind]  # a fixed column name, never user input
+        rows = self._store.query(
+            f"SELECT COUNT(*) FROM chats WHERE active = 1 AND {setting} != 'off'"
+        )
+        return int(str(rows[0][0]))
+
+    def count_active(self) -> int:
+        """How many chats receive alerts."""
+        return int(str(self._store.query("SELECT COUNT(*) FROM chats WHERE active = 1")[0][0]))

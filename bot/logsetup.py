@@ -1,0 +1,78 @@
+"""Logging: readable lines, and secrets (the bot token) never in any of them.
+
+httpx logs every request URL at INFO, and Bot API URLs contain the token
+(``/bot123:ABC.../sendMessage``); exception texts from the HTTP stack can contain it too.
+So the ``httpx``/``httpcore`` loggers are held at WARNING, and every handler formats through
+:class:`RedactingFormatter`, which replaces each registered secret, in plain and
+URL-encoded form, in the final text, tracebacks included.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import urllib.parse
+from collections.abc import Iterable
+
+__all__ = ["REDACTED", "RedactingFormatter", "configure_logging", "register_secret"]
+
+REDACTED = "[REDACTED]"
+_SECRETS: set[str] = set()
+_NOISY = ("httpx", "httpcore", "apscheduler.scheduler", "apscheduler.executors.default")
+
+
+def register_secret(secret: str) -> None:
+    """Never let ``secret`` (or its URL-encoded form) appear in a formatted log line."""
+    if secret:
+        _SECRETS.add(secret)
+        _SECRETS.add(urllib.parse.quote(secret, safe=""))
+
+
+def redact(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every known secret replaced."""
+    for secret in sorted(secrets if secrets is not None else _SECRETS, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then removes secrets from the whole line (and traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The usual line, secrets removed."""
+        return redact(super().format(record))
+
+
+def configure_logging(verbosity: int = 0, *, secrets: Iterable[str] = ()) -> None:
+    """Root logging to stderr at WARNING (``-v`` INFO, ``-vv`` DEBUG), secrets redacted."""
+    for secret in secrets:
+        register_secret(secret)
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _NOISY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def protect_handlers(logger: logging.Logger | None = None) -> None:
+    """Wrap the formatter of every handler on ``logger`` (root by default) in redaction."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        inner = handler.formatter or logging.Formatter()
+        if not isinstance(inner, RedactingFormatter):
+            handler.setFormatter(_Wrapped(inner))
+
+
+class _Wrapped(RedactingFormatter):
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self._inner.format(record))
