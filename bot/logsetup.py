@@ -22,10 +22,38 @@ _NOISY = ("httpx", "httpcore", "apscheduler.scheduler", "apscheduler.executors.d
 
 
 def register_secret(secret: str) -> None:
-    """Never let ``secret`` (or its URL-encoded form) appear in a formatted log line."""
+    """Never let ``secret`` (or its URL-encoded form) appear in any log record.
+
+    Besides the formatters, a log-record factory scrubs every record as it is created, so
+    handlers corrbot does not own (pytest's, a library's) never see the secret either.
+    """
     if secret:
         _SECRETS.add(secret)
         _SECRETS.add(urllib.parse.quote(secret, safe=""))
+        _install_record_factory()
+
+
+_factory_installed = False
+
+
+def _install_record_factory() -> None:
+    global _factory_installed  # noqa: PLW0603 - one process-wide hook, installed once
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def scrubbing_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(scrubbing_factory)
+    _factory_installed = True
 
 
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:

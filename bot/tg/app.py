@@ -34,6 +34,7 @@ from bot.core.calendar import nyse
 from bot.core.clock import Clock, utc_now
 from bot.core.service import CorrService
 from bot.core.store import Store
+from bot.logsetup import register_secret
 from bot.scheduler import MISFIRE_GRACE_SECONDS, DailySchedule
 from bot.tg import handlers
 from bot.tg.delivery import Sender
@@ -183,6 +184,7 @@ async def run_bot(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); returns the process exit status."""
+    register_secret(token)
     stop = stop or asyncio.Event()
     conflict: list[TelegramError] = []
     loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.core.messages import Message
 from bot.core.service import CheckResult
+from bot.logsetup import redact
 from bot.tg.formatting import escape
 from bot.tg.runtime import RUNTIME_KEY, Runtime
 
@@ -46,8 +47,9 @@ async def run_daily_job(application: AnyApplication, *, reason: str) -> str:
             result = await rt.service.check_now()
         except Exception as exc:
             log.exception("job failed (%s)", reason)
-            _notify_admins(rt, f"failed:{started:%Y-%m-%dT%H}", "The daily job failed", str(exc))
-            return f"The daily job failed: {escape(str(exc))}"
+            detail = redact(f"{type(exc).__name__}: {exc}")  # never a secret in a message
+            _notify_admins(rt, f"failed:{started:%Y-%m-%dT%H}", "The daily job failed", detail)
+            return f"The daily job failed: {escape(detail)}"
         if rt.sender is not None:
             rt.sender.wake()
         elapsed = (rt.service.now() - started).total_seconds()

@@ -1,0 +1,133 @@
+"""Runs the real bot (``run_bot``) against the fake Bot API server, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.core.messages import Message
+from bot.core.models import Alert, AlertKind, Pair
+from bot.core.store import Store
+from bot.tg.app import run_bot
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+ADMIN = 4242
+#: Monday 2024-06-03, 19:00 UTC+0 = 15:00 New York: before the close; the bot's clock
+#: starts one hour after that session's 17:30 run so the start-up catch-up computes it.
+START = datetime(2024, 6, 3, 22, 30, tzinfo=UTC)
+
+
+class MovingClock:
+    """The bot's clock: a fixed start that advances with real time (retries fall due)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.start = start
+        self.origin = time.monotonic()
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self.start + self.offset + timedelta(seconds=time.monotonic() - self.origin)
+
+
+def bot_config(tmp_path: Path, server: FakeTelegram, **sections: Any) -> Config:
+    """Synthetic market, the fake server, one admin, a store in ``tmp_path``."""
+    raw: dict[str, Any] = {
+        "data": {
+            "crypto_source": "synthetic",
+            "equity_source": "synthetic",
+            "history_sessions": 300,
+        },
+        "telegram": {"api_base_url": server.base_url, "admins": [ADMIN], "poll_timeout_seconds": 1},
+        "delivery": {"messages_per_second": 28, "max_attempts": 4},
+        "storage": {"path": str(tmp_path / "bot.sqlite3")},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return Config.model_validate(raw)
+
+
+async def until(predicate: Callable[[], Any], within: float = 10.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it is truthy; fail with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+@dataclass
+class RunningBot:
+    """A bot running in the test's event loop, and ways to look into its store."""
+
+    server: FakeTelegram
+    config: Config
+    clock: MovingClock
+    stop: asyncio.Event
+    task: asyncio.Task[int]
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> Store:
+        """A second connection to the bot's store (WAL lets both work)."""
+        if self._store is None:
+            self._store = Store.open(self.config.storage.path)
+        return self._store
+
+    def queue_alert(self, key_day: date, kind: AlertKind = AlertKind.SPIKE) -> None:
+        """Record an alert as the daily job would, with deliveries for eligible chats."""
+        alert = Alert(kind, Pair("BTC", "PSCT"), 30, key_day, 0.71, 0.12, 3.3, "linked", "linked")
+        message = Message(title=f"{alert.pair} correlation spike", lead="Test alert.", footer="x")
+        self.store.record_check(
+            [(alert, "text", message.to_json())],
+            window=30,
+            states={},
+            snapshot=None,
+            now=self.clock(),
+        )
+
+    async def finish(self) -> int:
+        """Stop the bot as SIGTERM would and return its exit status."""
+        self.stop.set()
+        status = await asyncio.wait_for(self.task, timeout=30)
+        if self._store is not None:
+            self._store.close()
+        return status
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    tmp_path: Path, *, ready: bool = True, server: FakeTelegram | None = None, **sections: Any
+) -> AsyncIterator[RunningBot]:
+    """Start the fake server and the bot; with ``ready`` wait for the first computation."""
+    own_server = server is None
+    fake = server or FakeTelegram()
+    if own_server:
+        await fake.start()
+    try:
+        config = bot_config(tmp_path, fake, **sections)
+        clock = MovingClock()
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_bot(config, TOKEN, clock=clock, stop=stop))
+        running = RunningBot(fake, config, clock, stop, task)
+        await until(lambda: fake.calls("getUpdates") or task.done(), 15, "the first poll")
+        if ready:
+            await until(
+                lambda: running.store.get_meta("snapshot") or task.done(), 30, "the catch-up run"
+            )
+        try:
+            yield running
+        finally:
+            if not task.done():
+                await running.finish()
+    finally:
+        if own_server:
+            await fake.stop()

@@ -1,0 +1,323 @@
+"""The Telegram bot end to end: the real python-telegram-bot stack against a fake Bot API."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.core.models import AlertKind
+from bot.core.service import LastRun
+from bot.core.store import Store
+from bot.tg.app import EXIT_CONFLICT
+from tests.bot_harness import ADMIN, START, running_bot, until
+from tests.fake_telegram import TOKEN
+
+USER, OTHER_USER = 1001, 1002
+GROUP = -1001234567890
+
+
+def _chat_row(bot, chat_id: int):  # type: ignore[no-untyped-def]
+    rows = bot.store.query(
+        "SELECT active, spikes, regimes, digest, thread_id FROM chats WHERE chat_id = ?", [chat_id]
+    )
+    return rows[0] if rows else None
+
+
+async def test_menu_is_registered_at_start_up(tmp_path: Path) -> None:
+    """set_my_commands publishes the command menu when the bot starts."""
+    async with running_bot(tmp_path, ready=False) as bot:
+        await until(lambda: bot.server.calls("setMyCommands"), what="setMyCommands")
+        names = [c["command"] for c in bot.server.calls("setMyCommands")[0].params["commands"]]
+    assert {"corr", "chart", "alerts", "settings", "subscribe", "stop", "help", "about"} <= set(
+        names
+    )
+
+
+async def test_start_subscribes_and_stop_keeps_settings(tmp_path: Path) -> None:
+    """/start subscribes; /stop deactivates without forgetting the chat's settings."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        [welcome] = await bot.server.wait_for_reply(USER)
+        assert "Subscribed." in welcome.text
+        bot.server.send_command("/settings spikes silent", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.send_command("/stop", chat_id=USER, user_id=USER)
+        [bye] = await bot.server.wait_for_reply(USER)
+        assert "Unsubscribed" in bye.text
+        assert _chat_row(bot, USER) == (0, "silent", "on", 0, None)
+        bot.server.send_command("/subscribe", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        assert _chat_row(bot, USER) == (1, "silent", "on", 0, None)
+
+
+async def test_corr_replies_with_every_equity_and_the_leader(tmp_path: Path) -> None:
+    """/corr shows the headline crypto against each equity, both windows, as-of date."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/corr", chat_id=USER, user_id=USER)
+        [reply] = await bot.server.wait_for_reply(USER)
+    assert reply.parse_mode == "HTML"
+    for text in ("BTC vs US equities", "PSCT", "IWM", "QQQ", "30d", "90d", "Most correlated with"):
+        assert text in reply.text
+    assert "as of the 2024-06-03 NYSE close" in reply.text
+
+
+async def test_corr_for_another_symbol_and_a_bad_one(tmp_path: Path) -> None:
+    """/corr ETH switches the crypto; an unknown symbol gets the usage line."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/corr eth", chat_id=USER, user_id=USER)
+        [eth] = await bot.server.wait_for_reply(USER)
+        bot.server.send_command("/corr DOGE", chat_id=USER, user_id=USER)
+        [bad] = await bot.server.wait_for_reply(USER)
+    assert "ETH vs US equities" in eth.text
+    assert "Unknown symbol DOGE" in bad.text
+    assert "Usage: /corr [SYMBOL]" in bad.text
+
+
+async def test_corr_before_the_first_computation_says_when(tmp_path: Path) -> None:
+    """Before any computation, /corr says when the numbers will be ready instead of failing."""
+    with Store.open(tmp_path / "bot.sqlite3") as store:  # a run is on record: no catch-up
+        stamp = START.strftime("%Y-%m-%dT%H:%M:%SZ")
+        store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+    async with running_bot(tmp_path, ready=False) as bot:
+        bot.server.send_command("/corr", chat_id=USER, user_id=USER)
+        [reply] = await bot.server.wait_for_reply(USER)
+    assert "not computed yet" in reply.text
+    assert "Tuesday 2024-06-04 17:30 EDT" in reply.text
+
+
+async def test_chart_sends_a_png(tmp_path: Path) -> None:
+    """/chart answers with a PNG photo; /chart 90 too; /chart 7 gets the usage."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/chart", chat_id=USER, user_id=USER)
+        [photo] = await bot.server.wait_for_reply(USER, timeout=15)
+        bot.server.send_command("/chart 90", chat_id=USER, user_id=USER)
+        [photo90] = await bot.server.wait_for_reply(USER, timeout=15)
+        bot.server.send_command("/chart 7", chat_id=USER, user_id=USER)
+        [bad] = await bot.server.wait_for_reply(USER)
+    assert photo.method == "sendPhoto"
+    assert photo.photo is not None
+    assert photo.photo.startswith(b"\x89PNG")
+    assert photo90.photo is not None
+    assert photo90.photo != photo.photo
+    assert "Window 7 is not computed" in bad.text
+
+
+async def test_alerts_lists_recent_alerts_and_checks_n(tmp_path: Path) -> None:
+    """/alerts 2 lists the two newest alerts; /alerts 99 gets the usage."""
+    async with running_bot(tmp_path) as bot:
+        bot.queue_alert(date(2024, 5, 30))
+        bot.queue_alert(date(2024, 5, 31))
+        bot.queue_alert(date(2024, 6, 3))
+        bot.server.send_command("/alerts 2", chat_id=USER, user_id=USER)
+        [listing] = await bot.server.wait_for_reply(USER)
+        bot.server.send_command("/alerts 99", chat_id=USER, user_id=USER)
+        [bad] = await bot.server.wait_for_reply(USER)
+    assert "2024-06-03" in listing.text
+    assert "2024-05-31" in listing.text
+    assert "2024-05-30" not in listing.text
+    assert "Usage: /alerts [N]" in bad.text
+
+
+async def test_settings_by_text_and_by_keyboard(tmp_path: Path) -> None:
+    """Settings change by text and by the inline keyboard, and the message is updated."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.send_command("/settings regimes off", chat_id=USER, user_id=USER)
+        [shown] = await bot.server.wait_for_reply(USER)
+        assert "Regime alerts: <b>off</b>" in shown.text
+        assert shown.reply_markup is not None
+        bot.server.press_button(
+            "set:digest:on", chat_id=USER, user_id=USER, message_id=shown.message_id
+        )
+        await until(lambda: bot.server.calls("answerCallbackQuery"), what="answerCallbackQuery")
+        await until(lambda: bot.server.edits, what="the settings message edited")
+        assert _chat_row(bot, USER) == (1, "on", "off", 1, None)
+        bot.server.send_command("/settings spikes loud", chat_id=USER, user_id=USER)
+        [bad] = await bot.server.wait_for_reply(USER)
+        assert "Usage: /settings" in bad.text
+
+
+async def test_admin_commands_are_refused_to_others(tmp_path: Path) -> None:
+    """/status and /runnow answer only the configured admin user ids."""
+    async with running_bot(tmp_path) as bot:
+        for command in ("/status", "/runnow"):
+            bot.server.send_command(command, chat_id=USER, user_id=USER)
+            [refused] = await bot.server.wait_for_reply(USER)
+            assert "for the bot's administrators" in refused.text
+        bot.server.send_command("/status", chat_id=GROUP, user_id=USER, chat_type="supergroup")
+        [group_refused] = await bot.server.wait_for_reply(GROUP)
+        assert "for the bot's administrators" in group_refused.text
+        bot.server.send_command("/status", chat_id=ADMIN, user_id=ADMIN)
+        [status] = await bot.server.wait_for_reply(ADMIN)
+    assert "Subscribers:" in status.text
+    assert "Next run:" in status.text
+    assert "BTC: synthetic" in status.text
+
+
+async def test_runnow_runs_the_job_for_an_admin(tmp_path: Path) -> None:
+    """/runnow acknowledges, runs the daily job and reports the outcome."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/runnow", chat_id=ADMIN, user_id=ADMIN)
+        replies = await bot.server.wait_for_reply(ADMIN, count=2, timeout=20)
+    assert "Running the daily job" in replies[0].text
+    assert "Daily job done" in replies[1].text
+
+
+async def test_in_a_group_only_administrators_subscribe(tmp_path: Path) -> None:
+    """A group member cannot subscribe the group; an administrator can."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.set_member_status(GROUP, OTHER_USER, "member")
+        bot.server.set_member_status(GROUP, USER, "administrator")
+        bot.server.send_command(
+            "/subscribe", chat_id=GROUP, user_id=OTHER_USER, chat_type="supergroup"
+        )
+        [refused] = await bot.server.wait_for_reply(GROUP)
+        assert "only its administrators" in refused.text
+        assert _chat_row(bot, GROUP) is None
+        bot.server.send_command(
+            "/subscribe@corr_test_bot", chat_id=GROUP, user_id=USER, chat_type="supergroup"
+        )
+        [ok] = await bot.server.wait_for_reply(GROUP)
+        assert "Subscribed." in ok.text
+        bot.server.send_command(
+            "/settings spikes off", chat_id=GROUP, user_id=OTHER_USER, chat_type="supergroup"
+        )
+        [denied] = await bot.server.wait_for_reply(GROUP)
+        assert "only its administrators" in denied.text
+        assert _chat_row(bot, GROUP)[1] == "on"
+
+
+async def test_subscribing_from_a_forum_topic_delivers_there(tmp_path: Path) -> None:
+    """Alerts go to the forum topic the chat subscribed from."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.set_member_status(GROUP, USER, "creator")
+        bot.server.send_command(
+            "/subscribe",
+            chat_id=GROUP,
+            user_id=USER,
+            chat_type="supergroup",
+            message_thread_id=77,
+            is_topic_message=True,
+        )
+        await bot.server.wait_for_reply(GROUP)
+        bot.queue_alert(date(2024, 6, 3))
+        [alert] = await bot.server.wait_for_reply(GROUP, timeout=15)
+    assert alert.message_thread_id == 77
+    assert "correlation spike" in alert.text
+
+
+async def test_alert_reaches_subscribers_silently_where_asked(tmp_path: Path) -> None:
+    """Each subscriber gets one copy; 'silent' ones without notification; 'off' ones none."""
+    async with running_bot(tmp_path) as bot:
+        for user, setting in ((1, None), (2, "silent"), (3, "off")):
+            bot.server.send_command("/start", chat_id=user, user_id=user)
+            await bot.server.wait_for_reply(user)
+            if setting:
+                bot.server.send_command(f"/settings spikes {setting}", chat_id=user, user_id=user)
+                await bot.server.wait_for_reply(user)
+        bot.queue_alert(date(2024, 6, 3))
+        [loud] = await bot.server.wait_for_reply(1, timeout=15)
+        [quiet] = await bot.server.wait_for_reply(2, timeout=15)
+        await until(
+            lambda: (
+                bot.store.query("SELECT COUNT(*) FROM deliveries WHERE status='sent'")[0][0] == 2
+            )
+        )
+    assert loud.disable_notification in (None, False)
+    assert quiet.disable_notification is True
+    assert [m for m in bot.server.sent_to(3) if "correlation spike" in m.text] == []
+
+
+async def test_blocked_user_is_deactivated_not_deleted(tmp_path: Path) -> None:
+    """A 403 from Telegram deactivates the chat and drops its delivery."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.block(USER)
+        bot.queue_alert(date(2024, 6, 3))
+        await until(lambda: _chat_row(bot, USER)[0] == 0, 15, "deactivation")
+        status = bot.store.query("SELECT status, last_error FROM deliveries")
+    assert status[0][0] == "dropped"
+    assert "forbidden" in str(status[0][1])
+
+
+async def test_migrated_group_keeps_its_subscription(tmp_path: Path) -> None:
+    """'Group upgraded to a supergroup': the subscription and the alert move to the new id."""
+    old, new = -4001, -1004001
+    async with running_bot(tmp_path) as bot:
+        bot.server.set_member_status(old, USER, "administrator")
+        bot.server.send_command("/start", chat_id=old, user_id=USER, chat_type="group")
+        await bot.server.wait_for_reply(old)
+        bot.server.migrate(old, new)
+        bot.queue_alert(date(2024, 6, 3))
+        [moved] = await bot.server.wait_for_reply(new, timeout=15)
+        assert _chat_row(bot, old) is None
+        assert _chat_row(bot, new)[0] == 1
+    assert "correlation spike" in moved.text
+
+
+async def test_429_is_obeyed_and_the_message_still_arrives(tmp_path: Path) -> None:
+    """After a 429 the delivery waits retry_after, then arrives exactly once."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.burst_429(1, retry_after=1)
+        bot.queue_alert(date(2024, 6, 3))
+        [alert] = await bot.server.wait_for_reply(USER, timeout=15)
+        refused = [r for r in bot.server.requests if r.method == "sendMessage" and r.status == 429]
+        assert len(refused) == 1
+        assert alert.time - refused[0].time >= 0.95
+        await until(lambda: bot.store.query("SELECT status FROM deliveries")[0][0] == "sent")
+    assert len([m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]) == 1
+
+
+async def test_unknown_command_gets_the_command_list(tmp_path: Path) -> None:
+    """An unknown command is answered with usage; one meant for another bot is ignored."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/frobnicate", chat_id=USER, user_id=USER)
+        [reply] = await bot.server.wait_for_reply(USER)
+        bot.server.send_command(
+            "/frobnicate@some_other_bot", chat_id=GROUP, user_id=USER, chat_type="supergroup"
+        )
+        bot.server.send_command(
+            "/help@corr_test_bot", chat_id=GROUP, user_id=USER, chat_type="supergroup"
+        )
+        [group_reply] = await bot.server.wait_for_reply(GROUP)
+    assert "Unknown command /frobnicate" in reply.text
+    assert "/corr [SYMBOL]" in reply.text
+    assert "Unknown command" not in group_reply.text
+
+
+async def test_conflict_stops_the_bot_with_a_clear_status(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second instance polling the same token makes this one exit with EXIT_CONFLICT."""
+    async with running_bot(tmp_path, ready=False) as bot:
+        bot.server.conflict = True
+        status = await __import__("asyncio").wait_for(bot.task, timeout=20)
+    assert status == EXIT_CONFLICT
+    assert "another instance is polling this bot token" in caplog.text
+
+
+async def test_token_never_appears_in_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At DEBUG, through requests, failures and deliveries, no log line holds the token."""
+    caplog.set_level(logging.DEBUG)
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.error_rate = 1.0
+        bot.queue_alert(date(2024, 6, 3), AlertKind.REGIME)
+        await until(lambda: bot.store.query("SELECT attempts FROM deliveries")[0][0] >= 1, 15)
+        bot.server.error_rate = 0.0
+    assert caplog.records, "the run must have logged something"
+    assert "/bot" in caplog.text or "sendMessage" in caplog.text
+    secret = TOKEN.split(":", 1)[1]
+    assert secret not in caplog.text
+    for record in caplog.records:
+        assert secret not in record.getMessage()

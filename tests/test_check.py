@@ -1,0 +1,157 @@
+"""`corrbot check`: the daily job once, for cron users; dry runs; a crash in mid-broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from bot.config import load_config
+from bot.core.calendar import nyse
+from bot.core.service import CorrService
+from bot.core.store import Store
+from bot.core.subscribers import Subscribers
+from bot.wiring import build_evaluator, build_market_data
+from tests.bot_harness import until
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sessions(count: int) -> list[str]:
+    closes = nyse().recent_closes(count, datetime.now(tz=UTC) - timedelta(days=1))
+    return [ts.date().isoformat() for ts in closes.index]
+
+
+def _write_prices(folder: Path, sessions: list[str], coupled_from: int) -> None:
+    """Uncorrelated returns, then BTC and PSCT moving together from ``coupled_from`` on."""
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    n = len(sessions)
+    common = rng.normal(0, 0.02, n)
+    for ticker in ("BTC-USD", "ETH-USD", "PSCT", "IWM", "QQQ"):
+        own = rng.normal(0, 0.02, n)
+        returns = own.copy()
+        if ticker in ("BTC-USD", "PSCT"):
+            returns[coupled_from:] = common[coupled_from:] + 0.2 * own[coupled_from:]
+        closes = 100 * np.exp(np.cumsum(returns))
+        rows = "\n".join(f"{d},{c:.6f}" for d, c in zip(sessions, closes, strict=True))
+        (folder / f"{ticker}.csv").write_text(f"date,close\n{rows}\n")
+
+
+def _config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "data: {crypto_source: csv, equity_source: csv, csv_dir: prices, history_sessions: 250}\n"
+        "storage: {path: corrbot.sqlite3}\n" + extra
+    )
+    return path
+
+
+async def _warm_up_until(config_path: Path, day: str, chats: int) -> None:
+    """Run the job as of ``day`` (state before the coupling) and subscribe some chats."""
+    config = load_config(config_path)
+    when = datetime.fromisoformat(day).replace(hour=23, tzinfo=UTC)
+    with Store.open(config.storage.path) as store:
+        market = build_market_data(config, store, lambda: when, show_progress=False)
+        service = CorrService(store, market, build_evaluator(config), clock=lambda: when)
+        await service.check_now()
+        subscribers = Subscribers(store)
+        for chat in range(1, chats + 1):
+            subscribers.subscribe(chat, kind="private", title="", thread_id=None, now=when)
+
+
+async def test_dry_run_prints_what_would_be_sent_and_records_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run shows the catch-up alert and its audience, and leaves the store as it was."""
+    sessions = _sessions(200)
+    _write_prices(tmp_path / "prices", sessions, coupled_from=150)
+    config = _config(tmp_path)
+    await _warm_up_until(config, sessions[140], chats=2)
+    with Store.open(tmp_path / "corrbot.sqlite3") as store:
+        states_before = store.engine_states(30)
+    status = await asyncio.to_thread(main, ["check", "--dry-run", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert "Dry run: data as of" in out
+    assert "--- regime:BTC~PSCT:30:" in out
+    assert "to 2 chat(s) ---" in out
+    assert "While the bot was offline, BTC~PSCT moved from" in out
+    assert "to coupled" in out
+    with Store.open(tmp_path / "corrbot.sqlite3") as store:
+        assert store.query("SELECT COUNT(*) FROM alerts")[0][0] == 0
+        assert store.query("SELECT COUNT(*) FROM deliveries")[0][0] == 0
+        assert store.engine_states(30) == states_before
+    assert status in (0, 1)
+
+
+def test_check_without_a_token_explains_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`corrbot check` (delivering) needs the token and says where it comes from."""
+    assert main(["check", "--config", str(_config(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN is not set" in err
+    assert "@BotFather" in err
+    assert "corrbot demo` needs no token" in err
+
+
+async def _run_check(config: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "check",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+async def test_sigkill_during_a_broadcast_then_restart_delivers_each_message_once(
+    tmp_path: Path,
+) -> None:
+    """Killed mid-broadcast, the next run delivers the rest; only in-flight ones repeat."""
+    chats, concurrency = 40, 2
+    sessions = _sessions(200)
+    _write_prices(tmp_path / "prices", sessions, coupled_from=150)
+    async with FakeTelegram() as server:
+        server.latency = 0.05
+        config = _config(
+            tmp_path,
+            f"telegram: {{api_base_url: '{server.base_url}'}}\n"
+            f"delivery: {{concurrency: {concurrency}, messages_per_second: 20}}\n",
+        )
+        await _warm_up_until(config, sessions[140], chats=chats)
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        first = await _run_check(config, env)
+        await until(lambda: len(server.sent) >= chats // 3, 60, "a third of the broadcast")
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        assert first.returncode == -signal.SIGKILL
+        delivered_before_kill = len(server.sent)
+        assert delivered_before_kill < chats, "the kill must land mid-broadcast"
+        second = await _run_check(config, env)
+        out, err = await asyncio.wait_for(second.communicate(), timeout=120)
+        assert second.returncode == 0, err.decode()
+    copies = Counter(message.chat_id for message in server.sent)
+    assert set(copies) == set(range(1, chats + 1)), "every subscriber got the alert"
+    duplicates = sum(n - 1 for n in copies.values())
+    assert duplicates <= concurrency, f"at most the in-flight messages twice, got {duplicates}"
+    assert max(copies.values()) <= 2
+    with Store.open(tmp_path / "corrbot.sqlite3") as store:
+        statuses = store.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+    assert dict(statuses) == {"sent": chats}
+    assert b"deliveries: " in out
