@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print what would be sent; record and send nothing"
     )
 
+    health = commands.add_parser(
+        "health", help="exit 0 if the running bot is alive and its daily job on schedule"
+    )
+    health.add_argument("--config", metavar="PATH", help="configuration file")
+
     backtest = commands.add_parser(
         "backtest", help="run history through the alert engine and write CSVs and a chart"
     )
@@ -117,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fetch": _fetch,
         "run": _run,
         "check": _check,
+        "health": _health,
         "backtest": _backtest,
         "demo": _demo,
     }
@@ -170,17 +176,39 @@ def _token() -> str:
     return token
 
 
+def _operational_logging(config: Config, verbosity: int) -> None:
+    """Long-running and cron commands log as configured (JSON lines in a container)."""
+    token = os.environ.get(TOKEN_ENV, "")
+    configure_logging(
+        verbosity,
+        secrets=[token] if token else [],
+        level=config.logging.level,
+        json_lines=config.logging.format == "json",
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.tg.app import run_bot
 
     config = load_config(resolve_config_path(args.config))
     token = _token()
+    _operational_logging(config, args.verbose)
     return asyncio.run(run_bot(config, token))
+
+
+def _health(args: argparse.Namespace) -> int:
+    from bot.health import check_health
+
+    config = load_config(resolve_config_path(args.config))
+    verdict = check_health(config, utc_now())
+    print(verdict.line)
+    return EXIT_OK if verdict.ok else EXIT_FAILED
 
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(resolve_config_path(args.config))
     token = None if args.dry_run else _token()
+    _operational_logging(config, args.verbose)
     with Store.open(config.storage.path) as store:
         return asyncio.run(_check_once(config, store, token))
 

@@ -32,6 +32,9 @@ __all__ = [
     "DataConfig",
     "DeliveryConfig",
     "EquityAssetConfig",
+    "HealthConfig",
+    "LoggingConfig",
+    "MetricsConfig",
     "RegimeConfig",
     "ScheduleConfig",
     "SpikeConfig",
@@ -278,6 +281,27 @@ class DeliveryConfig(_Strict):
     concurrency: int = Field(default=32, ge=1, le=256)
 
 
+class LoggingConfig(_Strict):
+    """Log level and format: readable lines on a terminal, JSON lines in a container."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class MetricsConfig(_Strict):
+    """An optional Prometheus endpoint."""
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+    address: str = "127.0.0.1"
+
+
+class HealthConfig(_Strict):
+    """What ``corrbot health`` calls healthy."""
+
+    heartbeat_seconds: int = Field(default=60, ge=5, le=3600)
+    max_heartbeat_age_seconds: int = Field(default=300, ge=10, le=86_400)
+
+
 class StorageConfig(_Strict):
     """The embedded SQLite store."""
 
@@ -295,6 +319,9 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
     @property
     def labels(self) -> dict[str, str]:

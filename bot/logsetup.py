@@ -9,12 +9,21 @@ URL-encoded form, in the final text, tracebacks included.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import urllib.parse
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-__all__ = ["REDACTED", "RedactingFormatter", "configure_logging", "register_secret"]
+__all__ = [
+    "REDACTED",
+    "JsonFormatter",
+    "RedactingFormatter",
+    "configure_logging",
+    "redact",
+    "register_secret",
+]
 
 REDACTED = "[REDACTED]"
 _SECRETS: set[str] = set()
@@ -72,20 +81,72 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure_logging(verbosity: int = 0, *, secrets: Iterable[str] = ()) -> None:
-    """Root logging to stderr at WARNING (``-v`` INFO, ``-vv`` DEBUG), secrets redacted."""
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is data.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: time, level, logger, event, message and extra fields.
+
+    ``event`` is the stable name of what happened (``job.finished``,
+    ``delivery.sent``...), passed as ``extra={"event": ...}``; it falls back to the logger
+    name so every line has one.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line, secrets removed."""
+        created = datetime.fromtimestamp(record.created, tz=UTC)
+        entry: dict[str, object] = {
+            "ts": created.isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": getattr(record, "event", record.name),
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key != "event":
+                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_info:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return redact(json.dumps(entry, ensure_ascii=False))
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def configure_logging(
+    verbosity: int = 0,
+    *,
+    secrets: Iterable[str] = (),
+    level: str | None = None,
+    json_lines: bool = False,
+) -> None:
+    """Root logging to stderr, secrets redacted.
+
+    ``-v``/``-vv`` (``verbosity``) win over the configured ``level``; with neither,
+    WARNING, so one-shot commands keep their own output readable.
+    """
     for secret in secrets:
         register_secret(secret)
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    if verbosity > 0:
+        resolved = logging.INFO if verbosity == 1 else logging.DEBUG
+    else:
+        resolved = _LEVELS.get(level or "warning", logging.WARNING)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    text = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if json_lines else text)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(resolved)
     for name in _NOISY:
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+        logging.getLogger(name).setLevel(max(resolved, logging.WARNING))
 
 
 def protect_handlers(logger: logging.Logger | None = None) -> None:

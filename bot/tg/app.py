@@ -33,7 +33,8 @@ from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.clock import Clock, utc_now
 from bot.core.service import CorrService
-from bot.core.store import Store
+from bot.core.store import Store, format_ts
+from bot.health import HEARTBEAT_KEY
 from bot.logsetup import register_secret
 from bot.scheduler import MISFIRE_GRACE_SECONDS, DailySchedule
 from bot.tg import handlers
@@ -113,11 +114,15 @@ async def _start_services(application: AnyApplication, config: Config, clock: Cl
     application.bot_data[RUNTIME_KEY] = rt
     await _subscribe_channel(application, rt)
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    rt.metrics.count_subscribers_with(service.subscribers.count_active)
+    if config.metrics.port is not None:
+        rt.metrics.serve(config.metrics.port, config.metrics.address)
     rt.sender = Sender(
         application.bot,
         service,
         max_attempts=config.delivery.max_attempts,
         concurrency=config.delivery.concurrency,
+        metrics=rt.metrics,
     )
     rt.sender_task = asyncio.create_task(rt.sender.run(), name="sender")
     _schedule_jobs(application, rt)
@@ -146,6 +151,9 @@ def _schedule_jobs(application: AnyApplication, rt: Runtime) -> None:
     queue = application.job_queue
     if queue is None:  # the job-queue extra is a declared dependency
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
+    queue.run_repeating(
+        _heartbeat, interval=rt.config.health.heartbeat_seconds, first=0.1, name="heartbeat"
+    )
     queue.run_daily(
         daily_tick,
         time=rt.schedule.time_of_day,
@@ -161,6 +169,13 @@ def _schedule_jobs(application: AnyApplication, rt: Runtime) -> None:
     if rt.schedule.missed_run(rt.service.now(), last_success_at):
         log.info("a scheduled run was missed while the bot was down: catching up now")
         queue.run_once(_catch_up, when=1.0, name="catch-up")
+
+
+async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tell `corrbot health` this process is alive (and its event loop is not stuck)."""
+    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
+    if rt.store is not None:
+        rt.store.set_meta(HEARTBEAT_KEY, format_ts(rt.service.now()))
 
 
 async def _catch_up(context: ContextTypes.DEFAULT_TYPE) -> None:

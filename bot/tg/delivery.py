@@ -36,6 +36,7 @@ from telegram.error import (
 
 from bot.core.outbox import Due
 from bot.core.service import CorrService
+from bot.metrics import Metrics
 from bot.tg.formatting import render_html_chunks
 
 __all__ = ["DrainReport", "Sender"]
@@ -66,8 +67,10 @@ class Sender:
         *,
         max_attempts: int = 8,
         concurrency: int = 32,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bot = bot
+        self._metrics = metrics
         self._service = service
         self._outbox = service.outbox
         self._max_attempts = max_attempts
@@ -128,6 +131,15 @@ class Sender:
             for task in pending:
                 task.cancel()
 
+    def _outcome(
+        self, outcome: str, item: Due, message: str, *args: object, level: int = logging.INFO
+    ) -> None:
+        """Count and log one delivery outcome under a stable event name."""
+        if self._metrics is not None:
+            self._metrics.deliveries.labels(outcome).inc()
+        extra = {"event": f"delivery.{outcome}", "chat_id": item.chat_id, "alert": item.key}
+        log.log(level, message, *args, extra=extra)
+
     def _accepting(self) -> bool:
         return not self._stopping
 
@@ -181,8 +193,13 @@ class Sender:
                 item.id, at=now() + timedelta(seconds=seconds), error=str(exc), count=False
             )
             self.report.retried += 1
-            log.warning(
-                "delivery %s to chat %s: 429, retry after %ss", item.id, item.chat_id, seconds
+            self._outcome(
+                "retry",
+                item,
+                "delivery to chat %s: 429, retry after %ss",
+                item.chat_id,
+                seconds,
+                level=logging.WARNING,
             )
         except ChatMigrated as exc:
             self._service.subscribers.migrate(item.chat_id, exc.new_chat_id, now=now())
@@ -190,7 +207,13 @@ class Sender:
                 item.id, at=now(), error=f"chat migrated to {exc.new_chat_id}", count=False
             )
             self.report.retried += 1
-            log.info("chat %s migrated to %s: subscription moved", item.chat_id, exc.new_chat_id)
+            self._outcome(
+                "migrated",
+                item,
+                "chat %s migrated to %s: subscription moved",
+                item.chat_id,
+                exc.new_chat_id,
+            )
         except Forbidden as exc:
             self._chat_gone(item, f"forbidden: {exc.message}")
         except BadRequest as exc:
@@ -200,15 +223,21 @@ class Sender:
                 self._outbox.fail(item.id, error=f"bad request: {exc.message}")
                 self.report.failed += 1
                 self.report.errors.append(f"{item.key} to {item.chat_id}: {exc.message}")
-                log.error(  # noqa: TRY400 - Telegram's reason says it all; no traceback
-                    "delivery of %s to chat %s rejected: %s", item.key, item.chat_id, exc.message
+                self._outcome(
+                    "failed",
+                    item,
+                    "delivery of %s to chat %s rejected: %s",
+                    item.key,
+                    item.chat_id,
+                    exc.message,
+                    level=logging.ERROR,
                 )
         except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, connection errors
             self._transient(item, exc)
         else:
             self._outbox.sent(item.id, message_id=message_id, now=now())
             self.report.sent += 1
-            log.info("delivery sent: %s to chat %s", item.key, item.chat_id)
+            self._outcome("sent", item, "delivery sent: %s to chat %s", item.key, item.chat_id)
 
     async def _send(self, item: Due) -> int:
         """Send every chunk of the message; returns the id of the first one."""
@@ -233,7 +262,14 @@ class Sender:
         self._service.subscribers.deactivate(item.chat_id, reason=reason, now=self._service.now())
         self._outbox.drop(item.id, error=reason)
         self.report.dropped += 1
-        log.warning("chat %s deactivated: %s", item.chat_id, reason)
+        self._outcome(
+            "deactivated",
+            item,
+            "chat %s deactivated: %s",
+            item.chat_id,
+            reason,
+            level=logging.WARNING,
+        )
 
     def _transient(self, item: Due, exc: Exception) -> None:
         attempts = item.attempts + 1
@@ -241,16 +277,27 @@ class Sender:
             self._outbox.fail(item.id, error=f"gave up after {attempts} attempts: {exc}")
             self.report.failed += 1
             self.report.errors.append(f"{item.key} to {item.chat_id}: {exc}")
-            log.error("delivery of %s to chat %s failed for good: %s", item.key, item.chat_id, exc)
+            self._outcome(
+                "failed",
+                item,
+                "delivery of %s to chat %s failed for good: %s",
+                item.key,
+                item.chat_id,
+                exc,
+                level=logging.ERROR,
+            )
             return
         at = self._service.now() + self._outbox.backoff(attempts)
         self._outbox.retry(item.id, at=at, error=str(exc))
         self.report.retried += 1
-        log.warning(
+        self._outcome(
+            "retry",
+            item,
             "delivery of %s to chat %s failed (%s); retry %d at %s",
             item.key,
             item.chat_id,
             exc,
             attempts,
             at,
+            level=logging.WARNING,
         )

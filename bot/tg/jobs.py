@@ -42,26 +42,50 @@ async def run_daily_job(application: AnyApplication, *, reason: str) -> str:
     rt: Runtime = application.bot_data[RUNTIME_KEY]
     async with rt.job_lock:
         started = rt.service.now()
-        log.info("job started (%s)", reason)
+        log.info("job started (%s)", reason, extra={"event": "job.started", "reason": reason})
         try:
             result = await rt.service.check_now()
         except Exception as exc:
-            log.exception("job failed (%s)", reason)
+            rt.metrics.job_runs.labels("failed").inc()
+            log.exception("job failed (%s)", reason, extra={"event": "job.failed"})
             detail = redact(f"{type(exc).__name__}: {exc}")  # never a secret in a message
             _notify_admins(rt, f"failed:{started:%Y-%m-%dT%H}", "The daily job failed", detail)
             return f"The daily job failed: {escape(detail)}"
         if rt.sender is not None:
             rt.sender.wake()
         elapsed = (rt.service.now() - started).total_seconds()
+        _record_metrics(rt, result, elapsed)
+        for stored in result.recorded:
+            log.info(
+                "alert recorded: %s",
+                stored.alert.key,
+                extra={"event": "alert.recorded", "alert": stored.alert.key},
+            )
         log.info(
             "job finished (%s) in %.1f s: %d alerts recorded, ok=%s",
             reason,
             elapsed,
             len(result.recorded),
             result.ok,
+            extra={
+                "event": "job.finished",
+                "duration_s": round(elapsed, 3),
+                "alerts": len(result.recorded),
+                "ok": result.ok,
+            },
         )
         _follow_up(application, rt, result, started)
         return _summary(result, elapsed)
+
+
+def _record_metrics(rt: Runtime, result: CheckResult, elapsed: float) -> None:
+    metrics = rt.metrics
+    metrics.job_duration.observe(elapsed)
+    metrics.job_runs.labels("ok" if result.ok else "problems").inc()
+    for stored in result.recorded:
+        metrics.alerts.labels(stored.alert.kind.value).inc()
+    for status in rt.service.data_status():
+        metrics.staleness.labels(status.asset.symbol).set(status.stale_sessions)
 
 
 def _follow_up(

@@ -10,6 +10,7 @@ from bot.config import Config
 from bot.core.regimes import RegimeBands
 from bot.core.service import CorrService
 from bot.core.store import Store
+from bot.metrics import Metrics
 from bot.scheduler import DailySchedule
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Runtime:
     config: Config
     service: CorrService
     schedule: DailySchedule
+    metrics: Metrics = field(default_factory=Metrics)
     store: Store | None = None
     sender: Sender | None = None
     sender_task: asyncio.Task[None] | None = None
