@@ -65,10 +65,18 @@ class _Strict(BaseModel):
 class CryptoAssetConfig(_Strict):
     """A 24/7 asset and its names on exchanges (``ccxt``) and Yahoo (``yahoo``)."""
 
-    symbol: Symbol
-    ccxt: str | None = Field(default=None, pattern=r"^[A-Z0-9]+/[A-Z0-9]+$")
-    yahoo: str | None = None
-    label: str = ""
+    symbol: Symbol = Field(
+        description="the name users see, e.g. BTC; the first crypto is the headline"
+    )
+    ccxt: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z0-9]+/[A-Z0-9]+$",
+        description="exchange market for the ccxt source, e.g. BTC/USD",
+    )
+    yahoo: str | None = Field(
+        default=None, description="Yahoo ticker, e.g. BTC-USD (also the csv file name)"
+    )
+    label: str = Field(default="", description="a human name shown next to the symbol")
 
     def to_asset(self) -> Asset:
         """The core model of this asset."""
@@ -78,9 +86,13 @@ class CryptoAssetConfig(_Strict):
 class EquityAssetConfig(_Strict):
     """A US-listed instrument sampled at the NYSE close."""
 
-    symbol: Symbol
-    label: str = ""
-    yahoo: str | None = None
+    symbol: Symbol = Field(
+        description="US-listed ticker; the first equity is the headline benchmark"
+    )
+    label: str = Field(default="", description='a human name, e.g. "US small-cap tech"')
+    yahoo: str | None = Field(
+        default=None, description="Yahoo ticker when it differs from the symbol"
+    )
 
     def to_asset(self) -> Asset:
         """The core model of this asset."""
@@ -185,7 +197,10 @@ class AnalysisConfig(_Strict):
 class RegimeConfig(_Strict):
     """Bands on the headline-window correlation, with anti-flapping rules."""
 
-    edges: tuple[float, float, float] = (-0.2, 0.2, 0.5)
+    edges: tuple[float, float, float] = Field(
+        default=(-0.2, 0.2, 0.5),
+        description="inverse | decoupled | linked | coupled boundaries, ascending",
+    )
     hysteresis: float = Field(default=0.05, ge=0.0, le=0.3)
     confirm_sessions: int = Field(default=3, ge=1, le=30)
 

@@ -1,0 +1,111 @@
+"""`corrbot health`: alive, on schedule, with weekends and holidays understood."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import Config
+from bot.core.service import LastRun
+from bot.core.store import Store, format_ts
+from bot.health import HEARTBEAT_KEY, check_health
+
+
+def _config(tmp_path: Path) -> Config:
+    return Config.model_validate({"storage": {"path": tmp_path / "bot.sqlite3"}, "data": {"crypto_source": "synthetic", "equity_source": "synthetic"}})
+
+
+def _prepare(tmp_path: Path, *, heartbeat: datetime | None, success: datetime | None) -> Config:
+    config = _config(tmp_path)
+    with Store.open(config.storage.path) as store:
+        if heartbeat is not None:
+            store.set_meta(HEARTBEAT_KEY, format_ts(heartbeat))
+        if success is not None:
+            stamp = format_ts(success)
+            store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+    return config
+
+
+# Daily job at 17:30 New York, retried for up to 6 h: due with slack until 00:00 New York.
+FRIDAY_RUN = datetime(2024, 6, 7, 21, 35, tzinfo=UTC)  # Friday 17:35 EDT
+SATURDAY_NOON = datetime(2024, 6, 8, 16, 0, tzinfo=UTC)
+MONDAY_MORNING = datetime(2024, 6, 10, 13, 0, tzinfo=UTC)
+TUESDAY_NOON = datetime(2024, 6, 11, 16, 0, tzinfo=UTC)
+
+
+def test_healthy_after_the_weekend(tmp_path: Path) -> None:
+    """Friday's run still counts on Monday morning: the weekend is not 'three days late'."""
+    config = _prepare(tmp_path, heartbeat=MONDAY_MORNING - timedelta(seconds=30), success=FRIDAY_RUN)
+    verdict = check_health(config, MONDAY_MORNING)
+    assert verdict.ok, verdict.line
+    assert verdict.line.startswith("healthy: heartbeat 30 s ago")
+
+
+def test_unhealthy_when_a_weekday_run_was_missed(tmp_path: Path) -> None:
+    """Monday's run had not succeeded by Tuesday noon: unhealthy, naming the due run."""
+    config = _prepare(tmp_path, heartbeat=TUESDAY_NOON, success=FRIDAY_RUN)
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "daily job due 2024-06-10 17:30" in verdict.line
+
+
+def test_holiday_is_not_a_missed_run(tmp_path: Path) -> None:
+    """Juneteenth (no session) does not make Wednesday's health check fail."""
+    tuesday_run = datetime(2024, 6, 18, 21, 40, tzinfo=UTC)
+    wednesday_evening = datetime(2024, 6, 20, 1, 0, tzinfo=UTC)  # 21:00 EDT on the holiday
+    config = _prepare(tmp_path, heartbeat=wednesday_evening, success=tuesday_run)
+    assert check_health(config, wednesday_evening).ok
+
+
+def test_still_retrying_within_the_window_is_healthy(tmp_path: Path) -> None:
+    """An hour after the scheduled time, a run that is still retrying is not yet a failure."""
+    now = datetime(2024, 6, 11, 22, 30, tzinfo=UTC)  # Tuesday 18:30 EDT
+    config = _prepare(tmp_path, heartbeat=now, success=datetime(2024, 6, 10, 21, 40, tzinfo=UTC))
+    assert check_health(config, now).ok
+
+
+def test_stale_heartbeat_is_unhealthy(tmp_path: Path) -> None:
+    """A heartbeat older than the limit means the bot is not running."""
+    config = _prepare(tmp_path, heartbeat=SATURDAY_NOON - timedelta(minutes=10), success=FRIDAY_RUN)
+    verdict = check_health(config, SATURDAY_NOON)
+    assert not verdict.ok
+    assert verdict.line == "unhealthy: heartbeat is 10 min old (is `corrbot run` alive?)"
+
+
+def test_missing_store_is_unhealthy_and_not_created(tmp_path: Path) -> None:
+    """Health never creates a store; it says there is none."""
+    config = _config(tmp_path)
+    verdict = check_health(config, SATURDAY_NOON)
+    assert not verdict.ok
+    assert "no store at" in verdict.line
+    assert not Path(config.storage.path).exists()
+
+
+def test_corrupt_store_is_unhealthy(tmp_path: Path) -> None:
+    """A store that cannot be opened is reported in one line."""
+    config = _config(tmp_path)
+    Path(config.storage.path).write_bytes(b"garbage" * 200)
+    verdict = check_health(config, SATURDAY_NOON)
+    assert not verdict.ok
+    assert verdict.line.startswith("unhealthy: the store at")
+
+
+def test_no_run_ever_is_unhealthy_once_one_was_due(tmp_path: Path) -> None:
+    """A bot that never completed a job is unhealthy once a run is overdue."""
+    config = _prepare(tmp_path, heartbeat=TUESDAY_NOON, success=None)
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "(never)" in verdict.line
+
+
+def test_command_prints_one_line_and_sets_the_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`corrbot health` prints one line; exit 1 when unhealthy."""
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text("storage: {path: bot.sqlite3}\n")
+    assert main(["health", "--config", str(config_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("unhealthy: no store at")
