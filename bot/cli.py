@@ -17,6 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from bot import __version__
 from bot.config import Config, load_config, resolve_config_path
 from bot.core.backtest import BacktestResult, run_backtest
@@ -326,13 +328,17 @@ def _write_outputs(config: Config, result: BacktestResult, folder: Path) -> None
         edges=config.alerts.regime.edges, hysteresis=config.alerts.regime.hysteresis
     )
     alerts = [alert for alert, _ in evaluation.alerts]
+    valid = pd.DatetimeIndex(
+        evaluation.analytics.series(headline, config.analysis.headline_window).dropna().index
+    )
+    since = max(result.start, valid[0].date()) if len(valid) else result.start
     (folder / "chart.png").write_bytes(
         correlation_chart(
             evaluation.analytics,
             headline,
             bands=bands,
             alerts=alerts,
-            since=result.start,
+            since=since,
             labels=labels,
         )
     )
@@ -341,7 +347,7 @@ def _write_outputs(config: Config, result: BacktestResult, folder: Path) -> None
             evaluation.analytics,
             headline.crypto,
             window=config.analysis.headline_window,
-            since=result.start,
+            since=since,
             labels=labels,
         )
     )

@@ -137,7 +137,10 @@ def compute_analytics(
             series = x.rolling(window, min_periods=min_periods).corr(y)
             # Rounding in rolling moments can push |r| a hair above one; it is not a signal.
             # The first window-1 sessions have no full window yet: no number, not a partial one.
-            series = series.clip(-1.0, 1.0).mask(_head(len(series), window))
+            # A session without both returns has no correlation "as of" it, even when the
+            # window still has enough coverage: the numbers must not outlive the data.
+            missing = (x.isna() | y.isna()).to_numpy()
+            series = series.clip(-1.0, 1.0).mask(_head(len(series), window) | missing)
             corr[(pair.crypto, pair.equity, window)] = series
             prev[(pair.crypto, pair.equity, window)] = series.shift(window)
     ewm = {
@@ -153,7 +156,7 @@ def compute_analytics(
             .rolling(window, min_periods=max(3, math.ceil(min_coverage * window)))
             .std()
             * math.sqrt(ANNUALIZATION)
-        ).mask(_head(len(returns), window))
+        ).mask(_head(len(returns), window) | returns[symbol].isna().to_numpy())
         for symbol in [*crypto, *equities]
         for window in windows
     }

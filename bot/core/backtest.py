@@ -88,6 +88,8 @@ class BacktestResult:
         )
         table = pd.concat([means.round(2), counts], axis=1)
         table["alerts"] = counts.sum(axis=1)
+        # Years without a single correlation or alert (before the data starts) say nothing.
+        table = table[means.notna().any(axis=1) | (table["alerts"] > 0)]
         table.index.name = "year"
         return table
 
@@ -115,7 +117,7 @@ def run_backtest(
     with_data = pd.DatetimeIndex(returns.index[returns.notna().any(axis=1)])
     if with_data.empty:
         raise ValueError("no returns to backtest: the store holds no usable prices")
-    returns = returns.loc[with_data[0] :]  # the years before any data say nothing
+    returns = returns.loc[with_data[0] : with_data[-1]]  # no data, nothing to say
     sessions = pd.DatetimeIndex(returns.index)
     first = start or sessions[0].date()
     last = end or sessions[-1].date()
