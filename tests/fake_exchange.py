@@ -91,6 +91,8 @@ class FakeExchanges:
     now: datetime
     page_size: int = 100
     history_start: datetime = datetime(2023, 1, 1, tzinfo=UTC)
+    #: per-exchange first candle, e.g. to model Kraken's short hourly history
+    history_starts: dict[str, datetime] = field(default_factory=dict)
     timeout_ms: int = 300  # the client timeout the factory configures
     faults: dict[str, Fault] = field(default_factory=dict)
     delisted: dict[str, set[str]] = field(default_factory=dict)
@@ -173,7 +175,7 @@ class FakeExchanges:
     ) -> list[Candle]:
         """Up to ``count`` candles ``(open_s, o, h, l, c, volume)`` from ``first_open`` on."""
         now_s = int(self.now.timestamp())
-        start_s = int(self.history_start.timestamp())
+        start_s = int(self.history_starts.get(exchange, self.history_start).timestamp())
         first = max(first_open, start_s)
         first += (-first) % step  # align up to the timeframe
         rows: list[Candle] = []

@@ -179,6 +179,22 @@ async def test_history_before_listing_is_simply_absent(
     pd.testing.assert_series_equal(result.closes, expected(fake, "kraken", BTC, later))
 
 
+async def test_a_short_history_is_completed_by_the_next_exchange(
+    fake: FakeExchanges, source: CcxtSource
+) -> None:
+    """Instants the first exchange lacks (Kraken keeps 720 candles) come from the next one."""
+    fake.history_starts["kraken"] = datetime(2024, 11, 27, tzinfo=UTC)
+    targets = session_closes(date(2024, 11, 20), date(2024, 11, 29))
+
+    result = observed((await source.fetch([FetchRequest(BTC, targets)]))["BTC"])
+
+    early = targets[targets < pd.Timestamp(fake.history_starts["kraken"])]
+    late = targets[targets >= pd.Timestamp(fake.history_starts["kraken"])]
+    assert result.origin == "ccxt:kraken+bitstamp"
+    pd.testing.assert_series_equal(result.closes.loc[late], expected(fake, "kraken", BTC, late))
+    pd.testing.assert_series_equal(result.closes.loc[early], expected(fake, "bitstamp", BTC, early))
+
+
 # ---- fallback ---------------------------------------------------------------------------------
 
 

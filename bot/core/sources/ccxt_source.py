@@ -138,7 +138,7 @@ class CcxtSource(PriceSource):
                 )
                 continue
             if not found.closes.empty or not len(targets):
-                return found
+                return await self._fill_gaps(found, market, targets, position)
             if empty is None:  # the next exchange may have a longer history
                 empty = found
         if empty is not None:
@@ -147,6 +147,35 @@ class CcxtSource(PriceSource):
         temporary = any(isinstance(exc, TemporaryDataError) for _, exc in failures)
         error_type = TemporaryDataError if temporary else PermanentDataError
         return error_type(f"{symbol} ({market}): no exchange could serve it: {reasons}")
+
+    async def _fill_gaps(
+        self, found: Observations, market: str, targets: pd.DatetimeIndex, position: int
+    ) -> Observations:
+        """Ask later exchanges for instants the first one lacked (Kraken keeps 720 candles).
+
+        The first exchange's prices are kept where it has them; a later exchange only fills
+        holes, so one symbol's series mixes venues only where it must, and says so.
+        """
+        now = pd.Timestamp(self._clock())
+        wanted = targets[~targets.isin(found.closes.index) & (targets <= now)]
+        origins = [found.origin]
+        closes = found.closes
+        for exchange_id in self._exchange_ids[position + 1 :]:
+            if not len(wanted):
+                break
+            try:
+                extra = await self._fetch_from(exchange_id, market, wanted, found.symbol)
+            except DataError as exc:
+                _log.info("%s: %s could not fill gaps: %s", found.symbol, exchange_id, exc)
+                continue
+            if extra.closes.empty:
+                continue
+            closes = pd.concat([closes, extra.closes]).sort_index()
+            origins.append(extra.origin.removeprefix("ccxt:"))
+            wanted = wanted[~wanted.isin(extra.closes.index)]
+        if len(origins) == 1:
+            return found
+        return Observations(found.symbol, closes, "+".join(origins))
 
     async def _fetch_from(
         self, exchange_id: str, market: str, targets: pd.DatetimeIndex, symbol: str
