@@ -28,7 +28,9 @@ def _yaml_paths(node: object, prefix: str = "") -> set[str]:
 def test_committed_reference_is_up_to_date() -> None:
     """docs/configuration.md is exactly what the generator makes today."""
     committed = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert committed == render_reference(), "run: python -m bot.config_reference > docs/configuration.md"
+    assert committed == render_reference(), (
+        "run: python -m bot.config_reference > docs/configuration.md"
+    )
 
 
 def test_config_yaml_has_every_model_key_and_no_other() -> None:

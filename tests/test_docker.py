@@ -48,8 +48,11 @@ def test_dockerfile_passes_its_checks() -> None:
     steps = _instructions(ROOT / "Dockerfile")
     kinds = [kind for kind, _ in steps]
     base = dict(steps)["FROM"]
-    assert base.startswith("python:3.11.") and base.endswith("-slim-bookworm")
-    first_source_copy = next(i for i, (k, a) in enumerate(steps) if k == "COPY" and "bot" in a.split())
+    assert base.startswith("python:3.11.")
+    assert base.endswith("-slim-bookworm")
+    first_source_copy = next(
+        i for i, (k, a) in enumerate(steps) if k == "COPY" and "bot" in a.split()
+    )
     deps_run = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "install-deps" in a)
     assert deps_run < first_source_copy
     assert dict(steps)["USER"] == "10001:10001"
@@ -63,14 +66,29 @@ def test_dockerfile_passes_its_checks() -> None:
 def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
     """The Dockerfile's own commands install corrbot; `corrbot health` then passes."""
     context, image = tmp_path / "context", tmp_path / "image"
-    shutil.copytree(ROOT, context, ignore=shutil.ignore_patterns(".git", "__pycache__", ".*cache", "corrbot-demo"))
+    shutil.copytree(
+        ROOT,
+        context,
+        ignore=shutil.ignore_patterns(".git", "__pycache__", ".*cache", "corrbot-demo"),
+    )
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
-    env = {**os.environ, "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(env_dir)}
+    env = {
+        **os.environ,
+        "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(env_dir),
+    }
     env.pop("PYTHONPATH", None)
     # Building the image downloads its dependencies: this one test reaches the package
     # registry (as .ci/run's own install does); the suite's proxy trap stays for the rest.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         env.pop(name, None)
     workdir = image
     workdir.mkdir()
@@ -87,15 +105,37 @@ def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
             *sources, target = args.split()
             for source in sources:
                 origin = context / source
-                destination = workdir / target if not target.startswith("/") else image / target.lstrip("/")
+                destination = (
+                    workdir / target if not target.startswith("/") else image / target.lstrip("/")
+                )
                 if origin.is_dir():
-                    shutil.copytree(origin, destination / origin.name if target.endswith("/") and target != "./" else destination, dirs_exist_ok=True)
+                    shutil.copytree(
+                        origin,
+                        destination / origin.name
+                        if target.endswith("/") and target != "./"
+                        else destination,
+                        dirs_exist_ok=True,
+                    )
                 else:
-                    destination.mkdir(parents=True, exist_ok=True) if target.endswith("/") else destination.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(origin, destination / origin.name if target.endswith("/") else destination)
+                    destination.mkdir(parents=True, exist_ok=True) if target.endswith(
+                        "/"
+                    ) else destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(
+                        origin, destination / origin.name if target.endswith("/") else destination
+                    )
         elif kind == "RUN" and not any(word in args for word in SYSTEM_USER_COMMANDS):
-            done = subprocess.run(["sh", "-c", args], cwd=workdir, env=env, capture_output=True, text=True, check=False, timeout=900)
-            assert done.returncode == 0, f"RUN {args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            done = subprocess.run(
+                ["sh", "-c", args],
+                cwd=workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=900,
+            )
+            assert done.returncode == 0, (
+                f"RUN {args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
     corrbot = env_dir / "bin" / "corrbot"
     assert corrbot.exists(), "pip install put the console script in the fresh venv"
     config = image / "etc" / "corrbot" / "config.yaml"
@@ -104,14 +144,20 @@ def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
     now = datetime.now(tz=UTC)
     with Store.open(store_path) as store:
         store.set_meta(HEARTBEAT_KEY, format_ts(now))
-        store.set_meta("last_success", LastRun(format_ts(now), format_ts(now), True, 0, None).to_json())
+        store.set_meta(
+            "last_success", LastRun(format_ts(now), format_ts(now), True, 0, None).to_json()
+        )
     env["CORRBOT_CONFIG"] = str(config)
-    healthy = subprocess.run([str(corrbot), "health"], env=env, capture_output=True, text=True, check=False, timeout=120)
+    healthy = subprocess.run(
+        [str(corrbot), "health"], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert healthy.stdout.startswith("healthy:")
     with Store.open(store_path) as store:
         store.set_meta(HEARTBEAT_KEY, format_ts(now - timedelta(hours=1)))
-    stale = subprocess.run([str(corrbot), "health"], env=env, capture_output=True, text=True, check=False, timeout=120)
+    stale = subprocess.run(
+        [str(corrbot), "health"], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     assert stale.returncode == 1
     assert stale.stdout.startswith("unhealthy: heartbeat is 60 min old")
     assert sys.executable  # the test's own interpreter was never used for the install

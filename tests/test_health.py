@@ -15,7 +15,12 @@ from bot.health import HEARTBEAT_KEY, check_health
 
 
 def _config(tmp_path: Path) -> Config:
-    return Config.model_validate({"storage": {"path": tmp_path / "bot.sqlite3"}, "data": {"crypto_source": "synthetic", "equity_source": "synthetic"}})
+    return Config.model_validate(
+        {
+            "storage": {"path": tmp_path / "bot.sqlite3"},
+            "data": {"crypto_source": "synthetic", "equity_source": "synthetic"},
+        }
+    )
 
 
 def _prepare(tmp_path: Path, *, heartbeat: datetime | None, success: datetime | None) -> Config:
@@ -38,7 +43,9 @@ TUESDAY_NOON = datetime(2024, 6, 11, 16, 0, tzinfo=UTC)
 
 def test_healthy_after_the_weekend(tmp_path: Path) -> None:
     """Friday's run still counts on Monday morning: the weekend is not 'three days late'."""
-    config = _prepare(tmp_path, heartbeat=MONDAY_MORNING - timedelta(seconds=30), success=FRIDAY_RUN)
+    config = _prepare(
+        tmp_path, heartbeat=MONDAY_MORNING - timedelta(seconds=30), success=FRIDAY_RUN
+    )
     verdict = check_health(config, MONDAY_MORNING)
     assert verdict.ok, verdict.line
     assert verdict.line.startswith("healthy: heartbeat 30 s ago")
@@ -101,7 +108,9 @@ def test_no_run_ever_is_unhealthy_once_one_was_due(tmp_path: Path) -> None:
     assert "(never)" in verdict.line
 
 
-def test_command_prints_one_line_and_sets_the_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_prints_one_line_and_sets_the_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`corrbot health` prints one line; exit 1 when unhealthy."""
     config_path = tmp_path / "config.yaml"
     config_path.write_text("storage: {path: bot.sqlite3}\n")
