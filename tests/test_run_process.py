@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import __version__
 from bot.cli import main
 from tests.bot_harness import until
 from tests.fake_telegram import TOKEN, FakeTelegram
