@@ -41,6 +41,8 @@ def _ref_corr(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
     out = np.full(len(x), np.nan)
     need = _need(window)
     for t in range(window - 1, len(x)):  # no number before the first full window
+        if np.isnan(x[t]) or np.isnan(y[t]):
+            continue  # no correlation "as of" a session that lacks either return
         lo = t - window + 1
         xs, ys = x[lo : t + 1], y[lo : t + 1]
         ok = ~np.isnan(xs) & ~np.isnan(ys)
@@ -54,6 +56,8 @@ def _ref_vol(x: np.ndarray, window: int) -> np.ndarray:
     out = np.full(len(x), np.nan)
     need = _need(window)
     for t in range(window - 1, len(x)):
+        if np.isnan(x[t]):
+            continue
         xs = x[t - window + 1 : t + 1]
         xs = xs[~np.isnan(xs)]
         if len(xs) >= need:
@@ -149,8 +153,10 @@ def test_rolling_correlation_matches_numpy_for_every_pair_and_window(
 def test_generated_gaps_blank_some_windows_and_not_others(analytics: Analytics) -> None:
     """Six missing sessions leave a 30-session window computed; seven or twenty blank it."""
     sessions = analytics.sessions
-    # BTC misses rows 100-105: the window ending on 105 still has 24 complete pairs.
-    assert not math.isnan(analytics.corr[("BTC", "IWM", 30)].iloc[105])
+    # BTC misses rows 100-105: the window ending on 106 (77-106) still has 24 complete pairs.
+    assert not math.isnan(analytics.corr[("BTC", "IWM", 30)].iloc[106])
+    # ...but a session lacking a return has no correlation as of itself.
+    assert math.isnan(analytics.corr[("BTC", "IWM", 30)].iloc[105])
     # PSCT misses rows 250-256: every window holding all seven has at most 23.
     assert analytics.corr.loc[sessions[256:280], ("BTC", "PSCT", 30)].isna().all()
     # ETH misses rows 400-419: a 90-session window holding all twenty has at most 70 < 72.
@@ -186,7 +192,7 @@ def test_coverage_threshold_is_exact_for_a_non_default_coverage() -> None:
     rng = np.random.default_rng(21)
     n, window = 60, 25
     x, y = rng.normal(size=n), rng.normal(size=n)
-    x[30:41] = np.nan  # the window ending on 40 (16..40) keeps 25 - 11 = 14 pairs
+    x[29:40] = np.nan  # the window ending on 40 (16..40) keeps 25 - 11 = 14 pairs
     assert _need(window, Fraction(56, 100)) == 14
     frame = pd.DataFrame({"X": x, "Y": y}, index=pd.bdate_range("2020-01-06", periods=n))
     result = compute_analytics(frame, ["X"], ["Y"], [window], halflife=HALFLIFE, min_coverage=0.56)

@@ -124,17 +124,16 @@ def _same_record(a: PairReading | VolReading, b: PairReading | VolReading) -> bo
 
 
 def test_as_of_is_the_last_session_with_a_headline_correlation() -> None:
-    """With equities blank for 8 sessions, as_of is the last one whose 30d window holds 24."""
+    """With equities blank for 8 sessions, as_of is the last session that has their returns."""
     returns = _returns("PSCT", blank_tail=8)
     analytics = _analytics(returns)
     snapshot = _snapshot(analytics)
-    # The window ending 3 sessions from the end holds 6 blanks (24 pairs); later ones 7 or 8.
-    assert snapshot.as_of == returns.index[-3].date()
-    # The 90-session correlation is still defined on the very last session: not what counts.
-    assert not math.isnan(analytics.corr[("BTC", "PSCT", 90)].iloc[-1])
+    # Numbers never outlive the data: no correlation as of a session without both returns.
+    assert snapshot.as_of == returns.index[-9].date()
+    assert math.isnan(analytics.corr[("BTC", "PSCT", 90)].iloc[-1])
     headline = analytics.corr.xs(HEADLINE, axis=1, level=2)
-    assert headline.iloc[-2:].isna().all().all()
-    assert headline.iloc[-3].notna().all()
+    assert headline.iloc[-8:].isna().all().all()
+    assert headline.iloc[-9].notna().all()
 
 
 def test_one_blank_equity_does_not_move_as_of_back() -> None:
