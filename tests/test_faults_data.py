@@ -1,0 +1,637 @@
+"""Market data failing: exchanges down, Yahoo rate limits, stale or broken prices.
+
+Each case runs the daily job's core (``CorrService.check_now``: refresh, evaluate, record)
+over a real store with real sources or the source seam, and checks the guarantees the bot
+makes: a pair whose data is missing, late or broken is held back, nothing is announced from
+it, the engine state does not move, and the next good run catches up (after several missed
+sessions, with at most one summary per pair). The last tests run the bot's job path
+(``bot.tg.jobs.run_daily_job``) and check what the admins are told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from yfinance.exceptions import YFRateLimitError
+
+from bot.config import Config
+from bot.core.calendar import nyse
+from bot.core.engine import PairState
+from bot.core.errors import TemporaryDataError
+from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.models import AlertKind, Pair, QualityKind
+from bot.core.service import CheckResult, CorrService
+from bot.core.sources.base import FetchRequest, FetchResults, Observations, PriceSource
+from bot.core.sources.ccxt_source import CcxtSource
+from bot.core.sources.synthetic import SyntheticSource
+from bot.core.sources.yfinance_source import YFinanceSource
+from bot.core.store import Store
+from bot.core.subscribers import Subscribers
+from bot.wiring import build_evaluator, build_market_data
+from tests.bot_harness import ADMIN, RunningBot, running_bot, until
+from tests.fake_exchange import FakeExchanges
+
+HEADLINE = Pair("BTC", "PSCT")
+WINDOW = 30
+SUBSCRIBER = 1001
+#: Monday 2024-06-03, 23:00 UTC: that session closed (20:00 UTC) three hours ago.
+START = datetime(2024, 6, 3, 23, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sessions_later(self, count: int) -> None:
+        """Move to two hours after the close of the ``count``-th next session."""
+        closes = nyse().closes(self.now.date() + timedelta(days=1))
+        self.now = closes.iloc[count - 1].to_pydatetime() + timedelta(hours=2)
+
+
+def _config(tmp_path: Path, **data: Any) -> Config:
+    return Config.model_validate(
+        {
+            "data": {
+                "crypto_source": "synthetic",
+                "equity_source": "synthetic",
+                "history_sessions": 400,
+                **data,
+            },
+            "storage": {"path": tmp_path / "s.db"},
+        }
+    )
+
+
+def _market(
+    config: Config,
+    store: Store,
+    clock: Clock,
+    *,
+    crypto: PriceSource | None = None,
+    equities: PriceSource | None = None,
+) -> MarketData:
+    """MarketData as the wiring builds it, with either source replaced (the seam)."""
+    calendar = nyse()
+    universe = config.universe
+    synthetic = SyntheticSource(
+        universe.crypto_assets(), universe.equity_assets(), calendar, seed=7
+    )
+    return MarketData(
+        store,
+        crypto=universe.crypto_assets(),
+        equities=universe.equity_assets(),
+        crypto_source=crypto or synthetic,
+        equity_source=equities or synthetic,
+        calendar=calendar,
+        clock=clock,
+        settings=RefreshSettings(
+            history_sessions=config.data.history_sessions,
+            overlap_sessions=config.data.refresh_overlap_sessions,
+            stale_after=timedelta(minutes=config.data.stale_after_minutes),
+            crypto_sampling=config.data.crypto_sampling,
+        ),
+        show_progress=False,
+    )
+
+
+def _service(config: Config, store: Store, market: MarketData, clock: Clock) -> CorrService:
+    return CorrService(store, market, build_evaluator(config), clock=clock)
+
+
+def _state(store: Store) -> PairState:
+    return PairState.from_json(store.engine_states(WINDOW)[HEADLINE])
+
+
+def _open(config: Config, clock: Clock) -> Store:
+    """The store, with one subscriber so that any alert would show up as a delivery."""
+    store = Store.open(config.storage.path)
+    Subscribers(store).subscribe(SUBSCRIBER, kind="private", title="", thread_id=None, now=clock())
+    return store
+
+
+def _counts(store: Store) -> tuple[int, int, int]:
+    """(alerts, alert messages, alert deliveries) on record; the daily digest is not an alert."""
+    alerts = store.query("SELECT COUNT(*) FROM alerts")[0][0]
+    outbound = store.query("SELECT COUNT(*) FROM outbound WHERE kind != 'digest'")[0][0]
+    deliveries = store.query(
+        "SELECT COUNT(*) FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
+        "WHERE o.kind != 'digest'"
+    )[0][0]
+    return int(str(alerts)), int(str(outbound)), int(str(deliveries))
+
+
+def _assert_held_back_quietly(
+    result: CheckResult, store: Store, before: tuple[dict[Pair, str], tuple[int, int, int]]
+) -> None:
+    """The pair was held back and nothing else moved: no alert, no delivery, same state."""
+    states, counts = before
+    assert HEADLINE in result.held_back
+    assert not result.ok
+    assert result.recorded == []
+    assert store.engine_states(WINDOW) == states
+    assert _counts(store) == counts
+
+
+def _snapshot_of(store: Store) -> tuple[dict[Pair, str], tuple[int, int, int]]:
+    return store.engine_states(WINDOW), _counts(store)
+
+
+def _assert_caught_up(result: CheckResult, store: Store) -> None:
+    """A good run evaluated the latest session; alerts from missed days come as one summary."""
+    assert result.ok, result.problems()
+    assert result.snapshot is not None
+    latest = result.snapshot.as_of
+    assert _state(store).last_session == latest
+    assert all(stored.alert.session == latest for stored in result.recorded)
+    per_kind = [(s.alert.pair, s.alert.kind) for s in result.recorded]
+    assert len(per_kind) == len(set(per_kind)), "at most one alert per pair and kind"
+    for stored in result.recorded:  # each with its delivery to the subscriber
+        rows = store.query(
+            "SELECT d.chat_id FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
+            "WHERE o.alert_id = ?",
+            [stored.id],
+        )
+        assert [int(str(r[0])) for r in rows] == [SUBSCRIBER]
+
+
+# ---- the source seam ---------------------------------------------------------------------
+
+
+class Switchable(PriceSource):
+    """Wraps a source; ``down`` makes it fail like a network outage, ``lag`` hides new days."""
+
+    name: ClassVar[str] = "switchable"
+    intraday: ClassVar[bool] = True
+
+    def __init__(self, inner: PriceSource) -> None:
+        self.inner = inner
+        self.down = False
+        self.published_until: pd.Timestamp | None = None  # instants after this are absent
+        self.calls = 0
+
+    async def fetch(self, requests: Sequence[FetchRequest]) -> FetchResults:
+        self.calls += 1
+        if self.down:
+            return {
+                r.asset.symbol: TemporaryDataError(f"{r.asset.symbol}: source unreachable")
+                for r in requests
+            }
+        results = dict(await self.inner.fetch(requests))
+        if self.published_until is not None:
+            for symbol, found in results.items():
+                if isinstance(found, Observations):
+                    kept = found.closes[found.closes.index <= self.published_until]
+                    results[symbol] = Observations(symbol, kept, found.origin)
+        return results
+
+
+# ---- ccxt: fallback and every exchange down ----------------------------------------------
+
+
+@pytest.fixture
+async def exchanges() -> AsyncIterator[FakeExchanges]:
+    fake = await FakeExchanges(now=START, page_size=1000).start()
+    yield fake
+    await fake.close()
+
+
+def _ccxt(fake: FakeExchanges) -> CcxtSource:
+    return CcxtSource(["kraken", "bitstamp"], clock=lambda: fake.now, exchange_factory=fake.factory)
+
+
+async def test_first_exchange_down_falls_back_to_the_second(
+    tmp_path: Path, exchanges: FakeExchanges
+) -> None:
+    """With the first exchange geo-blocked, crypto comes from the second and says so."""
+    exchanges.geo_block("kraken")
+    config = _config(tmp_path, history_sessions=120)
+    clock = Clock()
+    with _open(config, clock) as store:
+        market = _market(config, store, clock, crypto=_ccxt(exchanges))
+        service = _service(config, store, market, clock)
+        try:
+            result = await service.check_now()
+            statuses = {s.asset.symbol: s for s in service.data_status()}
+        finally:
+            await service.close()
+        assert result.ok, result.problems()
+        for symbol in ("BTC", "ETH"):
+            assert store.price_sources(symbol) == ["ccxt:bitstamp"]
+            assert statuses[symbol].source == "ccxt:bitstamp"
+            assert statuses[symbol].last_session == date(2024, 6, 3)
+            assert statuses[symbol].error is None
+    assert exchanges.ohlc_requests("bitstamp"), "the second exchange served the candles"
+
+
+async def test_every_exchange_down_holds_the_pair_back_then_catches_up(
+    tmp_path: Path, exchanges: FakeExchanges
+) -> None:
+    """All exchanges down: a temporary error, no alert, same state; the next good run catches up."""
+    config = _config(tmp_path, history_sessions=120)
+    clock = Clock()
+    with _open(config, clock) as store:
+        market = _market(config, store, clock, crypto=_ccxt(exchanges))
+        service = _service(config, store, market, clock)
+        try:
+            assert (await service.check_now()).ok
+            before = _snapshot_of(store)
+            clock.sessions_later(3)
+            exchanges.now = clock.now
+            exchanges.geo_block("kraken")
+            exchanges.hang("bitstamp")
+            down = await service.check_now()
+            _assert_held_back_quietly(down, store, before)
+            error = down.refresh.errors["BTC"]
+            assert isinstance(error, TemporaryDataError)
+            assert "kraken" in str(error)
+            assert "bitstamp" in str(error)
+            kinds = {issue.kind for issue in down.held_back[HEADLINE]}
+            assert QualityKind.FETCH_FAILED in kinds
+            assert down.stale, "a failed fetch is worth retrying soon"
+            last_run = service.last_run()
+            assert last_run is not None
+            assert not last_run.ok
+            assert any("BTC" in line for line in last_run.problems)
+
+            exchanges.faults.clear()
+            clock.sessions_later(2)
+            exchanges.now = clock.now
+            again = await service.check_now()
+        finally:
+            await service.close()
+        _assert_caught_up(again, store)
+
+
+# ---- a long outage: held back every day, then one summary --------------------------------
+
+
+async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Path) -> None:
+    """Crypto down for many sessions: nothing each day, then one catch-up regime summary."""
+    config = _config(tmp_path)
+    clock = Clock()
+    with _open(config, clock) as store:
+        crypto = Switchable(
+            SyntheticSource(
+                config.universe.crypto_assets(), config.universe.equity_assets(), nyse(), seed=7
+            )
+        )
+        service = _service(config, store, _market(config, store, clock, crypto=crypto), clock)
+        assert (await service.check_now()).ok
+        warm = _state(store)
+        before = _snapshot_of(store)
+        crypto.down = True
+        for _ in range(4):  # four daily runs during the outage
+            clock.sessions_later(30)
+            _assert_held_back_quietly(await service.check_now(), store, before)
+        crypto.down = False
+        clock.sessions_later(1)
+        result = await service.check_now()
+        _assert_caught_up(result, store)
+        after = _state(store)
+    assert after.regime != warm.regime, "seed 7 changes regime during these 121 sessions"
+    [summary] = [s for s in result.recorded if s.alert.kind is AlertKind.REGIME]
+    assert summary.alert.catch_up
+    assert summary.alert.since == warm.last_session
+    assert summary.message.startswith("While the bot was offline, BTC~PSCT moved from")
+
+
+# ---- Yahoo Finance: rate limits and empty answers ----------------------------------------
+
+
+def _yahoo_rate_limit_raised(tickers: list[str], **_: Any) -> pd.DataFrame:
+    raise YFRateLimitError
+
+
+def _yahoo_rate_limit_logged(tickers: list[str], **_: Any) -> pd.DataFrame:
+    """Yfinance 1.x swallows the rate limit, logs it per ticker and returns nothing."""
+    log = logging.getLogger("yfinance")
+    log.error("\n%d Failed downloads:", len(tickers))
+    for ticker in tickers:
+        log.error("['%s']: YFRateLimitError('Too Many Requests. Rate limited.')", ticker)
+    return pd.DataFrame()
+
+
+def _yahoo_empty(tickers: list[str], **_: Any) -> pd.DataFrame:
+    return pd.DataFrame()
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("download", "said"),
+    [
+        (_yahoo_rate_limit_raised, "rate-limited"),
+        (_yahoo_rate_limit_logged, "rate-limited"),
+        (_yahoo_empty, "returned no prices"),
+    ],
+    ids=["rate-limit-raised", "rate-limit-logged", "empty-frame"],
+)
+async def test_yahoo_failure_holds_the_pair_back_then_catches_up(
+    tmp_path: Path, download: Callable[..., pd.DataFrame], said: str
+) -> None:
+    """Yahoo rate limiting or answering nothing: no alert, same state; later runs catch up."""
+    config = _config(tmp_path)
+    clock = Clock()
+    with _open(config, clock) as store:
+        assert (await _service(config, store, _market(config, store, clock), clock).check_now()).ok
+        before = _snapshot_of(store)
+        yahoo = YFinanceSource(nyse(), clock=clock, download=download, sleep=_no_sleep)
+        clock.sessions_later(10)
+        result = await _service(
+            config, store, _market(config, store, clock, equities=yahoo), clock
+        ).check_now()
+        _assert_held_back_quietly(result, store, before)
+        for symbol in ("PSCT", "IWM", "QQQ"):
+            error = result.refresh.errors[symbol]
+            assert isinstance(error, TemporaryDataError)
+            assert said in str(error)
+        assert "BTC" not in result.refresh.errors, "the crypto source was not affected"
+        assert result.stale
+        clock.sessions_later(1)
+        again = await _service(config, store, _market(config, store, clock), clock).check_now()
+        _assert_caught_up(again, store)
+
+
+# ---- stale: the source simply lacks the latest session -----------------------------------
+
+
+async def test_missing_latest_session_is_stale_and_retried(tmp_path: Path) -> None:
+    """A source that has not published the day yet: STALE, held back, stale; later processed."""
+    config = _config(tmp_path)
+    clock = Clock()
+    with _open(config, clock) as store:
+        equities = Switchable(
+            SyntheticSource(
+                config.universe.crypto_assets(), config.universe.equity_assets(), nyse(), seed=7
+            )
+        )
+        service = _service(config, store, _market(config, store, clock, equities=equities), clock)
+        assert (await service.check_now()).ok
+        before = _snapshot_of(store)
+        equities.published_until = pd.Timestamp(clock.now)  # nothing after 2024-06-03
+        clock.sessions_later(1)
+        late = await service.check_now()
+        _assert_held_back_quietly(late, store, before)
+        assert late.refresh.ok, "the source answered: nothing failed, the day is just absent"
+        [stale] = [i for i in late.held_back[HEADLINE] if i.kind is QualityKind.STALE]
+        assert stale.symbol == "PSCT"
+        assert stale.sessions == (date(2024, 6, 4),)
+        assert late.stale, "the job retries stale data"
+        assert any("stale" in line for line in late.problems())
+        equities.published_until = None  # the retry, once the day is published
+        retried = await service.check_now()
+        _assert_caught_up(retried, store)
+        assert _state(store).last_session == date(2024, 6, 4)
+
+
+# ---- broken prices: negative, zero or not a number ---------------------------------------
+
+CSV_TICKERS = ("BTC-USD", "ETH-USD", "PSCT", "IWM", "QQQ")
+
+
+def _csv_market(folder: Path, sessions: list[date], coupled_from: int) -> dict[str, list[str]]:
+    """Uncorrelated returns, then BTC and PSCT moving together; returns each file's rows."""
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    common = rng.normal(0, 0.02, len(sessions))
+    files = {}
+    for ticker in CSV_TICKERS:
+        own = rng.normal(0, 0.02, len(sessions))
+        returns = own.copy()
+        if ticker in ("BTC-USD", "PSCT"):
+            returns[coupled_from:] = common[coupled_from:] + 0.2 * own[coupled_from:]
+        closes = 100 * np.exp(np.cumsum(returns))
+        files[ticker] = [f"{d.isoformat()},{c:.6f}" for d, c in zip(sessions, closes, strict=True)]
+        _write_csv(folder, ticker, files[ticker])
+    return files
+
+
+def _write_csv(folder: Path, ticker: str, rows: list[str]) -> None:
+    (folder / f"{ticker}.csv").write_text("date,close\n" + "\n".join(rows) + "\n")
+
+
+def _csv_config(tmp_path: Path, sessions: list[date]) -> tuple[Config, dict[str, list[str]]]:
+    folder = tmp_path / "prices"
+    files = _csv_market(folder, sessions, coupled_from=150)
+    config = _config(
+        tmp_path,
+        crypto_source="csv",
+        equity_source="csv",
+        csv_dir=str(folder),
+        history_sessions=250,
+    )
+    return config, files
+
+
+def _at(day: date, hours: float) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=hours)
+
+
+#: Daily-only crypto closes at 00:00 UTC after the session: the tests on CSV data run at
+#: 02:00 UTC, once the session's crypto close exists (see the xfail test below for 17:30).
+AFTER_MIDNIGHT = 26
+
+
+@pytest.mark.parametrize("bad", ["-3.5", "0", "nan"])
+async def test_broken_latest_price_blocks_the_alert_it_would_give(tmp_path: Path, bad: str) -> None:
+    """A bad close on the last day blocks the pair (BAD_PRICE shown); once fixed, it alerts."""
+    last = date(2024, 6, 3)
+    sessions = [ts.date() for ts in nyse().recent_closes(200, START).index]
+    assert sessions[-1] == last
+    config, files = _csv_config(tmp_path, sessions)
+    folder = tmp_path / "prices"
+    clock = Clock(_at(sessions[140], AFTER_MIDNIGHT))
+    with _open(config, clock) as store:
+        service = CorrService(
+            store,
+            build_market_data(config, store, clock, show_progress=False),
+            build_evaluator(config),
+            clock=clock,
+        )
+        assert (await service.check_now()).recorded == []
+        before = _snapshot_of(store)
+        _write_csv(folder, "PSCT", [*files["PSCT"][:-1], f"{last.isoformat()},{bad}"])
+        clock.now = _at(last, AFTER_MIDNIGHT)
+        broken = await service.check_now()
+        _assert_held_back_quietly(broken, store, before)
+        assert broken.refresh.ok, "the file was read: the price itself is the problem"
+        [issue] = [i for i in broken.held_back[HEADLINE] if i.kind is QualityKind.BAD_PRICE]
+        assert issue.symbol == "PSCT"
+        assert issue.sessions == (last,)
+        assert any("bad_price" in line for line in broken.problems())
+        status = {s.asset.symbol: s for s in service.data_status()}["PSCT"]
+        assert any(i.kind is QualityKind.BAD_PRICE for i in status.issues)
+
+        _write_csv(folder, "PSCT", files["PSCT"])  # the provider corrects the close
+        fixed = await service.check_now()
+        _assert_caught_up(fixed, store)
+    [alert] = [s for s in fixed.recorded if s.alert.kind is AlertKind.REGIME]
+    assert alert.alert.regime_to == "coupled"
+    assert alert.alert.catch_up
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with daily-only crypto (csv, yfinance) a run before 00:00 UTC advances the engine "
+    "past the latest session although its crypto close is not out yet (NaN correlation), and "
+    "the next run starts after it: the engine never sees a complete session",
+)
+async def test_daily_runs_before_the_crypto_close_still_alert(tmp_path: Path) -> None:
+    """Daily runs at 17:30 New York with daily-close crypto detect a coupling, as later runs do."""
+    sessions = [ts.date() for ts in nyse().recent_closes(200, START).index]
+    config, _ = _csv_config(tmp_path, sessions)
+    evening = 21.5  # 17:30 EDT, the default schedule: BTC's daily close is 2.5 h away
+    clock = Clock(_at(sessions[145], evening))
+    with _open(config, clock) as store:
+        service = CorrService(
+            store,
+            build_market_data(config, store, clock, show_progress=False),
+            build_evaluator(config),
+            clock=clock,
+        )
+        await service.check_now()
+        recorded = []
+        for day in sessions[146:175]:
+            clock.now = _at(day, evening)
+            result = await service.check_now()
+            assert result.ok, result.problems()
+            recorded.extend(result.recorded)
+        regime = _state(store).regime
+    kinds = [(s.alert.kind, s.alert.regime_to) for s in recorded]
+    assert (AlertKind.REGIME, "coupled") in kinds, kinds
+    assert regime == "coupled"
+
+
+# ---- the bot's job path: retries and what the admins are told ----------------------------
+
+_real_fetch = SyntheticSource.fetch
+
+
+def _synthetic_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every synthetic fetch fails as a network outage would."""
+
+    async def fetch(self: SyntheticSource, requests: Sequence[FetchRequest]) -> FetchResults:
+        return {
+            r.asset.symbol: TemporaryDataError(f"{r.asset.symbol}: upstream down") for r in requests
+        }
+
+    monkeypatch.setattr(SyntheticSource, "fetch", fetch)
+
+
+def _synthetic_doctored(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    published_until: pd.Timestamp | None = None,
+    bad_psct_on: date | None = None,
+) -> None:
+    """The synthetic market, missing days after ``published_until`` or with a negative PSCT."""
+
+    async def fetch(self: SyntheticSource, requests: Sequence[FetchRequest]) -> FetchResults:
+        results = dict(await _real_fetch(self, requests))
+        for symbol, found in list(results.items()):
+            if not isinstance(found, Observations):
+                continue
+            closes = found.closes.copy()
+            if published_until is not None:
+                closes = closes[closes.index <= published_until]
+            if bad_psct_on is not None and symbol == "PSCT":
+                closes[closes.index.date == bad_psct_on] = -1.0
+            results[symbol] = Observations(symbol, closes, found.origin)
+        return results
+
+    monkeypatch.setattr(SyntheticSource, "fetch", fetch)
+
+
+def _alerts_to(bot: RunningBot, chat: int) -> list[str]:
+    return [m.text or "" for m in bot.server.sent_to(chat)]
+
+
+async def _job_done(bot: RunningBot) -> None:
+    await until(lambda: bot.store.get_meta("last_run"), 30, "the catch-up run to finish")
+
+
+async def test_admins_are_told_when_every_source_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose data could not be fetched, retries exhausted, sends the admins a notice."""
+    _synthetic_down(monkeypatch)
+    async with running_bot(tmp_path, ready=False, schedule={"retry_for_minutes": 0}) as bot:
+        Subscribers(bot.store).subscribe(
+            SUBSCRIBER, kind="private", title="", thread_id=None, now=bot.clock()
+        )
+        [notice] = await bot.server.wait_for_reply(ADMIN, timeout=30)
+        assert bot.store.query("SELECT COUNT(*) FROM alerts")[0][0] == 0
+    assert "No complete data for 2024-06-03 after 0 minutes of retries" in (notice.text or "")
+    assert "upstream down" in (notice.text or "")
+    assert _alerts_to(bot, SUBSCRIBER) == []
+
+
+async def test_stale_data_notifies_admins_once_retries_are_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day's prices missing and no retry time left: one notice to the admins, no alert."""
+    _synthetic_doctored(monkeypatch, published_until=pd.Timestamp("2024-06-01", tz="UTC"))
+    async with running_bot(tmp_path, ready=False, schedule={"retry_for_minutes": 0}) as bot:
+        [notice] = await bot.server.wait_for_reply(ADMIN, timeout=30)
+        last_run = bot.store.get_meta("last_run")
+    text = notice.text or ""
+    assert "No complete data for 2024-06-03" in text
+    assert "stale" in text
+    assert last_run is not None
+    assert '"ok": false' in last_run
+
+
+async def test_stale_data_schedules_a_retry_instead_of_a_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While retry_for_minutes allows, stale data schedules a retry and the admins hear nothing."""
+    from telegram.ext import JobQueue
+
+    retries: list[Any] = []
+    real_run_once = JobQueue.run_once
+
+    def run_once(self: JobQueue, callback: Any, when: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("name") == "daily-retry":
+            retries.append(when)
+            when = 3600.0  # keep it from firing during the test (the bot's clock is in 2024)
+        return real_run_once(self, callback, when, *args, **kwargs)
+
+    monkeypatch.setattr(JobQueue, "run_once", run_once)
+    _synthetic_doctored(monkeypatch, published_until=pd.Timestamp("2024-06-01", tz="UTC"))
+    async with running_bot(tmp_path, ready=False) as bot:
+        await _job_done(bot)
+        await until(lambda: retries, 10, "the retry to be scheduled")
+        started = bot.clock.start
+        await asyncio.sleep(1.5)  # what a notice would take to arrive
+        assert bot.server.sent_to(ADMIN) == []
+    [when] = retries
+    assert timedelta(minutes=20) <= when - started <= timedelta(minutes=20, seconds=30)
+
+
+async def test_broken_prices_reach_the_admins_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad price (not a late one) is no reason to retry: the admins hear about it at once."""
+    _synthetic_doctored(monkeypatch, bad_psct_on=date(2024, 5, 28))
+    async with running_bot(tmp_path, ready=False) as bot:
+        [notice] = await bot.server.wait_for_reply(ADMIN, timeout=30)
+    text = notice.text or ""
+    assert "The daily job had problems" in text
+    assert "BTC~PSCT held back" in text
+    assert "bad_price" in text
+    assert "2024-05-28" in text
