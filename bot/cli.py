@@ -139,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("corrbot: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug: the traceback goes through the redacting log formatter
+        logging.getLogger("bot").exception("corrbot %s failed unexpectedly", args.command)
+        return EXIT_FAILED
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -250,6 +253,7 @@ def _as_of(snapshot: Snapshot | None) -> str:
 
 
 async def _deliver(config: Config, service: CorrService, token: str) -> DrainReport:
+    from telegram.error import InvalidToken
     from telegram.ext import ExtBot
 
     from bot.tg.delivery import Sender
@@ -261,6 +265,14 @@ async def _deliver(config: Config, service: CorrService, token: str) -> DrainRep
         base_file_url=config.telegram.base_file_url,
         rate_limiter=PacedRateLimiter(per_second=config.delivery.messages_per_second),
     )
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        await bot.shutdown()
+        raise ConfigError(
+            f"Telegram rejected the bot token in {TOKEN_ENV}: check it with @BotFather; "
+            "the alerts recorded wait in the store and go out at the next run with a good token"
+        ) from None
     async with bot:
         sender = Sender(
             bot,

@@ -12,12 +12,21 @@ configuration file, so a config means the same thing from any working directory.
 from __future__ import annotations
 
 import os
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.core.errors import ConfigError
 from bot.core.models import Asset, AssetKind, Pair
@@ -54,6 +63,32 @@ CryptoSampling = Literal["equity_close", "daily_close"]
 Symbol = Annotated[
     str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 ]
+
+
+def _usable_path(value: Any) -> Any:
+    """Refuse what no file system takes, at start-up rather than at first use.
+
+    An empty name would mean the config folder itself; a NUL character makes the OS call
+    fail far from the configuration.
+    """
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty: give a file or folder name")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """YAML reads yes/no/true as booleans, which lax integers would take as 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is a yes/no value, not a Telegram id")  # noqa: TRY004 - pydantic reports ValueError only
+    return value
+
+
+#: A file or folder path from the configuration.
+ConfigPath = Annotated[Path, BeforeValidator(_usable_path)]
+#: A Telegram user or chat id.
+TelegramId = Annotated[int, BeforeValidator(_not_a_boolean), Field(gt=0)]
 
 
 class _Strict(BaseModel):
@@ -149,7 +184,7 @@ class DataConfig(_Strict):
         default_factory=lambda: ["coinbase", "kraken", "bitstamp"], min_length=1
     )
     crypto_sampling: CryptoSampling = "equity_close"
-    csv_dir: Path | None = None
+    csv_dir: ConfigPath | None = None
     history_sessions: int = Field(default=1000, ge=60, le=10_000)
     refresh_overlap_sessions: int = Field(default=3, ge=0, le=30)
     stale_after_minutes: int = Field(default=90, ge=0, le=24 * 60)
@@ -241,17 +276,20 @@ class TelegramConfig(_Strict):
     """Where the Bot API is, who administers the bot, and an optional broadcast channel."""
 
     api_base_url: str = Field(default="https://api.telegram.org/bot", pattern=r"^https?://\S+$")
-    admins: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
-    channel: str | int | None = None
+    admins: list[TelegramId] = Field(default_factory=list)
+    channel: Annotated[str | int | None, BeforeValidator(_not_a_boolean)] = None
     poll_timeout_seconds: int = Field(default=30, ge=1, le=60)
 
     @field_validator("channel")
     @classmethod
     def _channel_shape(cls, value: str | int | None) -> str | int | None:
-        if isinstance(value, str) and not (value.startswith("@") or value.lstrip("-").isdigit()):
-            raise ValueError(f"{value!r} is not a channel: use @channelname or its numeric id")
-        if isinstance(value, str) and value.lstrip("-").isdigit():
+        if not isinstance(value, str):
+            return value
+        digits = value.removeprefix("-")
+        if digits.isascii() and digits.isdecimal() and len(digits) <= 20:
             return int(value)
+        if not value.startswith("@"):
+            raise ValueError(f"{value!r} is not a channel: use @channelname or its numeric id")
         return value
 
     @property
@@ -275,7 +313,7 @@ class ScheduleConfig(_Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
             raise ValueError(
                 f"{value!r} is not a time zone (for example America/New_York)"
             ) from None
@@ -320,7 +358,7 @@ class HealthConfig(_Strict):
 class StorageConfig(_Strict):
     """The embedded SQLite store."""
 
-    path: Path = Path("corrbot.sqlite3")
+    path: ConfigPath = Path("corrbot.sqlite3")
 
 
 class Config(_Strict):
@@ -423,6 +461,8 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     try:
         raw = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -501,6 +541,17 @@ def _accepted_keys(loc: tuple[str | int, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+def _bounded_repr() -> reprlib.Repr:
+    bounded = reprlib.Repr()  # keyword arguments only from Python 3.12
+    bounded.maxlevel, bounded.maxlist, bounded.maxdict = 2, 4, 4
+    bounded.maxstring = bounded.maxother = 50
+    return bounded
+
+
+_SHORT_REPR = _bounded_repr()
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A bounded repr: a huge or alias-bombed value is cut without being expanded first."""
+    text = _SHORT_REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -443,7 +443,7 @@ def _at(day: date, hours: float) -> datetime:
 
 
 #: Daily-only crypto closes at 00:00 UTC after the session: the tests on CSV data run at
-#: 02:00 UTC, once the session's crypto close exists (see the xfail test below for 17:30).
+#: 02:00 UTC, once the session's crypto close exists (the test of 17:30 runs is below).
 AFTER_MIDNIGHT = 26
 
 
@@ -485,12 +485,6 @@ async def test_broken_latest_price_blocks_the_alert_it_would_give(tmp_path: Path
     assert alert.alert.catch_up
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with daily-only crypto (csv, yfinance) a run before 00:00 UTC advances the engine "
-    "past the latest session although its crypto close is not out yet (NaN correlation), and "
-    "the next run starts after it: the engine never sees a complete session",
-)
 async def test_daily_runs_before_the_crypto_close_still_alert(tmp_path: Path) -> None:
     """Daily runs at 17:30 New York with daily-close crypto detect a coupling, as later runs do."""
     sessions = [ts.date() for ts in nyse().recent_closes(200, START).index]

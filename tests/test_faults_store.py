@@ -209,12 +209,6 @@ def _subscribe_many(store: Store) -> None:
         subscribers.subscribe(chat, kind="private", title="t" * 200, thread_id=None, now=NOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store.transaction issues ROLLBACK after SQLite already rolled back on SQLITE_FULL; "
-    "the raw 'cannot rollback - no transaction is active' OperationalError replaces the cause "
-    "and, outside upsert_prices/record_check, escapes as a non-StoreError",
-)
 @pytest.mark.parametrize(
     "write",
     [_record_check, _set_meta, _record_fetch, _subscribe_many],
@@ -301,11 +295,6 @@ def _open_and_read(path: Path) -> None:
             store.load_prices(symbol)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store.open checks only the schema pages: a file whose data pages are corrupt opens, "
-    "and the first read fails with 'cannot read the store ... malformed' and no way out",
-)
 def test_store_with_corrupt_data_pages_is_refused_at_start_up(tmp_path: Path) -> None:
     """Corrupt price pages are caught at start-up with the recovery advice, not mid-run."""
     path = tmp_path / "s.db"
@@ -352,12 +341,6 @@ def test_newer_schema_is_refused_and_left_untouched(
 # ---- the store locked at the moment Telegram confirms a delivery -------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when outbox.sent() fails (store locked), Sender._deliver treats it like a failed "
-    "send: the row stays 'sending' (or is rescheduled) and the alert Telegram already "
-    "accepted is sent again",
-)
 async def test_store_locked_at_confirmation_does_not_send_twice(tmp_path: Path) -> None:
     """If the store is briefly locked when Telegram confirms, the alert still goes out once."""
     async with FakeTelegram() as server:

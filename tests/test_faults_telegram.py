@@ -230,11 +230,6 @@ async def test_storm_of_5xx_429_and_blocks_delivers_each_alert_once(
 # ---- 429: the limiter obeys retry_after --------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PacedRateLimiter releases every request queued during a 429 pause at once when "
-    "the pause ends, so a second 429 is followed by sends within milliseconds",
-)
 async def test_every_429_is_followed_by_retry_after_of_silence(
     tmp_path: Path, server: FakeTelegram
 ) -> None:

@@ -107,7 +107,11 @@ class Evaluator:
                 state, _ = self.engine.advance(
                     pair, corr, prev, state, mode="live", until=before_start.date()
                 )
-            state, found = self.engine.advance(pair, corr, prev, state, mode=mode, until=end)
+            until = _last_complete_session(returns, pair, end)
+            if until is None:  # not one session with both prices yet
+                new_states[pair] = state
+                continue
+            state, found = self.engine.advance(pair, corr, prev, state, mode=mode, until=until)
             new_states[pair] = state
             alerts.extend(found)
         alerts.sort(key=lambda a: (a.session, str(a.pair), a.kind.value))
@@ -157,3 +161,18 @@ class Evaluator:
                 continue  # an old broken price no longer reaches the alert window
             blocking.append(issue)
         return blocking
+
+
+def _last_complete_session(returns: pd.DataFrame, pair: Pair, end: date | None) -> date | None:
+    """The last session (up to ``end``) with both of the pair's returns.
+
+    The engine never looks at a session twice, so it must not pass one whose prices are
+    still to come: with daily-close crypto a run at the NYSE close precedes the crypto
+    close of the same day. Trailing sessions without both returns wait for the next run;
+    a gap followed by complete sessions is passed over as usual.
+    """
+    both = returns[[pair.crypto, pair.equity]].notna().all(axis=1)
+    if end is not None:
+        both = both[both.index <= pd.Timestamp(end)]
+    complete = both.index[both.to_numpy()]
+    return None if complete.empty else pd.Timestamp(complete[-1]).date()

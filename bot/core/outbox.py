@@ -123,7 +123,7 @@ class Outbox:
             conn.execute(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, "
                 "attempts = attempts - ? WHERE id = ?",
-                (format_ts(at), error, 0 if count else 1, delivery_id),
+                (format_ts(_next_whole_second(at)), error, 0 if count else 1, delivery_id),
             )
 
     def fail(self, delivery_id: int, *, error: str) -> None:
@@ -151,3 +151,12 @@ class Outbox:
     def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
         """Bounded exponential backoff for transient failures: 2 s, 4 s, ... up to 10 min."""
         return timedelta(seconds=min(cap, base ** max(1, attempts)))
+
+
+def _next_whole_second(at: datetime) -> datetime:
+    """``at`` rounded up to a whole second, as the store keeps them.
+
+    Truncating instead would make a retry (a 429's ``retry_after`` above all) fall due
+    before the time it was given.
+    """
+    return at if at.microsecond == 0 else at.replace(microsecond=0) + timedelta(seconds=1)

@@ -181,10 +181,15 @@ class Store:
             raise StoreError(f"cannot open the store at {path}: {exc}") from None
         store = cls(conn, path)
         try:
+            store._check_integrity()
+            store._check_version()  # before WAL: a newer corrbot's file is left as it is
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             store._migrate()
+        except StoreError:
+            conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(
@@ -208,13 +213,29 @@ class Store:
         """The schema version recorded in the file."""
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
+    def _check_integrity(self) -> None:
+        """Refuse a damaged file at start-up rather than fail on the first read mid-run.
+
+        ``quick_check`` reads every page (a few milliseconds for a year of prices) but skips
+        the costly index-content comparison of a full ``integrity_check``.
+        """
+        problems = [str(row[0]) for row in self._conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StoreError(
+                f"the store at {self.path} is damaged ({'; '.join(problems)}); "
+                "move it aside to start afresh"
+            )
+
+    def _check_version(self) -> None:
         version = self.schema_version
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"the store at {self.path} has schema version {version}, newer than this "
                 f"corrbot understands ({len(MIGRATIONS)}); upgrade corrbot"
             )
+
+    def _migrate(self) -> None:
+        version = self.schema_version
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as conn:
                 for statement in _statements(script):
@@ -231,14 +252,23 @@ class Store:
                 raise StoreError(f"the store at {self.path} is busy or locked: {exc}") from None
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
+                self._roll_back()
                 raise StoreError(f"cannot write to the store at {self.path}: {exc}") from None
+            except BaseException:
+                self._roll_back()
+                raise
+
+    def _roll_back(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does on a full disk).
+
+        A failing ROLLBACK must not replace the error that caused it, so it is ignored:
+        either way nothing of the transaction was written.
+        """
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run a read-only statement; errors become ``StoreError``."""
@@ -265,17 +295,14 @@ class Store:
             )
             for ts, close in zip(closes.index, closes.to_numpy(dtype="float64"), strict=True)
         ]
-        try:
-            with self.transaction() as conn:
-                conn.executemany(
-                    "INSERT INTO prices (symbol, ts, close, source, fetched_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol, ts) DO UPDATE SET "
-                    "close = excluded.close, source = excluded.source, "
-                    "fetched_at = excluded.fetched_at",
-                    rows,
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write prices for {symbol}: {exc}") from None
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO prices (symbol, ts, close, source, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol, ts) DO UPDATE SET "
+                "close = excluded.close, source = excluded.source, "
+                "fetched_at = excluded.fetched_at",
+                rows,
+            )
         return len(rows)
 
     def load_prices(self, symbol: str, *, since: datetime | None = None) -> pd.Series:
@@ -286,7 +313,9 @@ class Store:
             sql += " AND ts >= ?"
             params.append(format_ts(since))
         rows = self.query(sql + " ORDER BY ts", params)
-        index = pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True), name="ts")
+        # Nanoseconds, like every other index here: mixed units make each join convert.
+        instants = pd.to_datetime([str(r[0]) for r in rows], utc=True).as_unit("ns")
+        index = pd.DatetimeIndex(instants, name="ts")
         values = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype="float64")
         return pd.Series(values, index=index, name=symbol)
 
@@ -306,7 +335,7 @@ class Store:
     def known_gaps(self, symbol: str) -> pd.DatetimeIndex:
         """Instants already asked for and known to be absent at the source."""
         rows = self.query("SELECT ts FROM price_gaps WHERE symbol = ? ORDER BY ts", [symbol])
-        return pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True))
+        return pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows], utc=True).as_unit("ns"))
 
     def prune_before(self, symbol: str, cutoff: datetime) -> int:
         """Forget cached prices and gaps older than ``cutoff``; returns prices removed."""
@@ -386,45 +415,42 @@ class Store:
         """
         stamp = format_ts(now)
         recorded: list[StoredAlert] = []
-        try:
-            with self.transaction() as conn:
-                for alert, message, payload in alerts:
-                    cursor = conn.execute(
-                        "INSERT INTO alerts (key, kind, crypto, equity, window_len, session, "
-                        "corr, prev_corr, z, regime_from, regime_to, catch_up, since, message, "
-                        "created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (key) DO NOTHING",
-                        _alert_row(alert, message, stamp),
-                    )
-                    if cursor.rowcount == 1:
-                        alert_id = int(cursor.lastrowid or 0)
-                        recorded.append(StoredAlert(alert_id, alert, message))
-                        outbound_id = insert_outbound(
-                            conn, alert.key, alert.kind.value, payload, stamp, alert_id=alert_id
-                        )
-                        fan_out(conn, outbound_id, alert.kind, stamp)
-                conn.executemany(
-                    "INSERT INTO engine_state (crypto, equity, window_len, state, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (crypto, equity, window_len) "
-                    "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                    [(p.crypto, p.equity, window, state, stamp) for p, state in states.items()],
+        with self.transaction() as conn:
+            for alert, message, payload in alerts:
+                cursor = conn.execute(
+                    "INSERT INTO alerts (key, kind, crypto, equity, window_len, session, "
+                    "corr, prev_corr, z, regime_from, regime_to, catch_up, since, message, "
+                    "created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    _alert_row(alert, message, stamp),
                 )
-                if digest is not None:
-                    key, payload = digest
-                    exists = conn.execute("SELECT 1 FROM outbound WHERE key = ?", (key,))
-                    if exists.fetchone() is None:
-                        fan_out_digest(
-                            conn, insert_outbound(conn, key, "digest", payload, stamp), stamp
-                        )
-                if snapshot is not None:
-                    conn.execute(
-                        "INSERT INTO meta (key, value) VALUES ('snapshot', ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (snapshot,),
+                if cursor.rowcount == 1:
+                    alert_id = int(cursor.lastrowid or 0)
+                    recorded.append(StoredAlert(alert_id, alert, message))
+                    outbound_id = insert_outbound(
+                        conn, alert.key, alert.kind.value, payload, stamp, alert_id=alert_id
                     )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot record alerts in the store at {self.path}: {exc}") from None
+                    fan_out(conn, outbound_id, alert.kind, stamp)
+            conn.executemany(
+                "INSERT INTO engine_state (crypto, equity, window_len, state, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (crypto, equity, window_len) "
+                "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                [(p.crypto, p.equity, window, state, stamp) for p, state in states.items()],
+            )
+            if digest is not None:
+                key, payload = digest
+                exists = conn.execute("SELECT 1 FROM outbound WHERE key = ?", (key,))
+                if exists.fetchone() is None:
+                    fan_out_digest(
+                        conn, insert_outbound(conn, key, "digest", payload, stamp), stamp
+                    )
+            if snapshot is not None:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('snapshot', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (snapshot,),
+                )
         return recorded
 
     def alert_keys(self, keys: Sequence[str]) -> set[str]:

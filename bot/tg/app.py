@@ -168,7 +168,12 @@ def _schedule_jobs(application: AnyApplication, rt: Runtime) -> None:
     )
     if rt.schedule.missed_run(rt.service.now(), last_success_at):
         log.info("a scheduled run was missed while the bot was down: catching up now")
-        queue.run_once(_catch_up, when=1.0, name="catch-up")
+        queue.run_once(
+            _catch_up,
+            when=1.0,
+            name="catch-up",
+            job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS},
+        )
 
 
 async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -218,6 +223,7 @@ async def run_bot(
     try:
         await application.initialize()
     except InvalidToken:
+        await application.bot.shutdown()  # close the connections initialize() opened
         log.error("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather")  # noqa: TRY400
         return 2
     try:

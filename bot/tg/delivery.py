@@ -34,6 +34,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.core.errors import StoreError
 from bot.core.outbox import Due
 from bot.core.service import CorrService
 from bot.metrics import Metrics
@@ -44,6 +45,9 @@ __all__ = ["DrainReport", "Sender"]
 log = logging.getLogger(__name__)
 
 _IDLE_POLL_SECONDS = 1.0  # a cheap indexed query; bounds the delay of rows queued elsewhere
+_RECORD_ATTEMPTS = 12  # recording a confirmed send: ~43 s of backoff, plus SQLite busy waits
+_RECORD_FIRST_DELAY = 0.05
+_RECORD_MAX_DELAY = 10.0
 
 
 @dataclass
@@ -171,13 +175,16 @@ class Sender:
             if not self._outbox.claim(item.id):
                 return  # dropped or taken meanwhile
             await self._attempt(item)
-        except Exception:  # a bug must not kill the sender; the row is retried later
+        except Exception:  # a bug or the store failing must not kill the sender
             log.exception(
                 "delivery %s of %s to chat %s failed unexpectedly", item.id, item.key, item.chat_id
             )
-            self._outbox.retry(
-                item.id, at=self._service.now() + timedelta(minutes=1), error="internal error"
-            )
+            try:
+                self._outbox.retry(
+                    item.id, at=self._service.now() + timedelta(minutes=1), error="internal error"
+                )
+            except StoreError:  # left 'sending': resumed (sent again) at the next start
+                log.exception("delivery %s cannot be rescheduled", item.id)
         finally:
             self._in_flight.discard(item.id)
             self._slots.release()
@@ -235,9 +242,37 @@ class Sender:
         except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, connection errors
             self._transient(item, exc)
         else:
-            self._outbox.sent(item.id, message_id=message_id, now=now())
+            await self._record_sent(item, message_id)
             self.report.sent += 1
             self._outcome("sent", item, "delivery sent: %s to chat %s", item.key, item.chat_id)
+
+    async def _record_sent(self, item: Due, message_id: int) -> None:
+        """Mark a delivery Telegram confirmed as ``sent``, riding out a briefly locked store.
+
+        Telegram has the message, so this must never turn into a resend: the write is
+        retried with backoff. Should the store stay unwritable for the whole budget the row
+        stays ``sending`` and is sent again after a restart: the one in-flight duplicate
+        the design allows, logged as such.
+        """
+        delay = _RECORD_FIRST_DELAY
+        for attempt in range(1, _RECORD_ATTEMPTS + 1):
+            try:
+                self._outbox.sent(item.id, message_id=message_id, now=self._service.now())
+            except StoreError:
+                if attempt == _RECORD_ATTEMPTS:
+                    log.exception(
+                        "delivery %s of %s to chat %s was sent but cannot be recorded; "
+                        "it may be sent once more after a restart",
+                        item.id,
+                        item.key,
+                        item.chat_id,
+                        extra={"event": "delivery.unrecorded", "chat_id": item.chat_id},
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECORD_MAX_DELAY)
+            else:
+                return
 
     async def _send(self, item: Due) -> int:
         """Send every chunk of the message; returns the id of the first one."""

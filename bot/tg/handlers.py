@@ -16,10 +16,14 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.charts import correlation_chart
 from bot.core.messages import snapshot_message
 from bot.core.subscribers import Chat, Level
-from bot.tg.formatting import alerts_list_html, escape, render_html_chunks, split_html
+from bot.tg.formatting import (
+    alerts_list_html,
+    escape,
+    render_html,
+    split_html,
+)
 from bot.tg.jobs import run_daily_job, status_html
 from bot.tg.runtime import Runtime, runtime
 from bot.tg.texts import HELP, USAGE, about_text, help_text
@@ -56,6 +60,17 @@ async def _reply(update: Update, html: str) -> None:
 
 def _chunks(html: str) -> list[str]:
     return split_html(html) or ["(empty)"]
+
+
+def _count(text: str) -> int | None:
+    """A plain ASCII whole number of at most six digits, else None.
+
+    ``str.isdigit`` accepts superscripts ("²") that ``int`` refuses, and ``int`` refuses
+    strings of thousands of digits: both would crash the handler instead of showing usage.
+    """
+    if text.isascii() and text.isdecimal() and len(text) <= 6:
+        return int(text)
+    return None
 
 
 async def _usage(update: Update, command: str, problem: str = "") -> None:
@@ -132,8 +147,8 @@ async def corr(update: Update, context: Context) -> None:
     if symbol not in snapshot.crypto:
         await _usage(update, "corr", f"Unknown symbol {symbol}; try {', '.join(snapshot.crypto)}.")
         return
-    chunks = render_html_chunks(snapshot_message(snapshot, symbol))
-    chunks[-1] += _freshness(rt)
+    # The freshness line joins before splitting, so no chunk can outgrow Telegram's limit.
+    chunks = split_html(render_html(snapshot_message(snapshot, symbol)) + _freshness(rt))
     for chunk in chunks:
         await update.effective_message.reply_html(chunk, do_quote=False)  # type: ignore[union-attr]
 
@@ -163,10 +178,10 @@ async def chart(update: Update, context: Context) -> None:
     rt, message = runtime(context), update.effective_message
     windows = rt.config.analysis.windows
     args = context.args or []
-    if message is None or len(args) > 1 or (args and not args[0].isdigit()):
+    window = _count(args[0]) if len(args) == 1 else None
+    if message is None or len(args) > 1 or (args and window is None):
         await _usage(update, "chart")
         return
-    window = int(args[0]) if args else None
     if window is not None and window not in windows:
         await _usage(
             update, "chart", f"Window {window} is not computed; try {', '.join(map(str, windows))}."
@@ -187,6 +202,9 @@ async def chart(update: Update, context: Context) -> None:
 
 
 async def _render_chart(rt: Runtime, window: int | None) -> bytes:
+    # matplotlib costs about half a second to import: paid by the first /chart, not start-up.
+    from bot.charts import correlation_chart
+
     analytics = await rt.service.analytics()
     pair = rt.config.alert_pairs[0]
     since = rt.service.now().date() - dt.timedelta(days=365 * CHART_YEARS)
@@ -206,15 +224,11 @@ async def _render_chart(rt: Runtime, window: int | None) -> bytes:
 async def alerts(update: Update, context: Context) -> None:
     """/alerts [N]: the last N alerts, newest first."""
     rt, args = runtime(context), context.args or []
-    if (
-        len(args) > 1
-        or (args and not args[0].isdigit())
-        or (args and not 1 <= int(args[0]) <= MAX_ALERTS)
-    ):
+    wanted = _count(args[0]) if len(args) == 1 else None
+    if len(args) > 1 or (args and not (wanted is not None and 1 <= wanted <= MAX_ALERTS)):
         await _usage(update, "alerts")
         return
-    count = int(args[0]) if args else 5
-    await _reply(update, alerts_list_html(rt.service.recent_alerts(count)))
+    await _reply(update, alerts_list_html(rt.service.recent_alerts(wanted or 5)))
 
 
 _SETTING_NAMES = {

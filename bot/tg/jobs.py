@@ -17,6 +17,7 @@ from telegram.ext import Application, CallbackContext
 from bot.core.messages import Message
 from bot.core.service import CheckResult
 from bot.logsetup import redact
+from bot.scheduler import MISFIRE_GRACE_SECONDS
 from bot.tg.formatting import escape
 from bot.tg.runtime import RUNTIME_KEY, Runtime
 
@@ -106,7 +107,13 @@ def _follow_up(
     retry_at = started + dt.timedelta(minutes=rt.config.schedule.retry_minutes)
     if retry_at <= give_up_at and application.job_queue is not None:
         log.warning("data not available yet; retrying at %s", retry_at.isoformat())
-        application.job_queue.run_once(_retry, when=retry_at, name="daily-retry")
+        application.job_queue.run_once(
+            _retry,
+            when=retry_at,
+            name="daily-retry",
+            # APScheduler's default grace is one second: a busy moment would drop the retry.
+            job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS},
+        )
         return
     session = rt.schedule.session_of(scheduled)
     _notify_admins(

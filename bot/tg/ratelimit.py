@@ -5,12 +5,17 @@ minute to the same group, and answers 429 ("retry after N") beyond that. python-
 stock ``AIORateLimiter`` reacts to bursts; this limiter spaces requests instead, so normal
 operation draws no 429 at all:
 
-* every message request reserves the next free slot of a global clock ticking at
-  ``per_second`` (a little under 30, for network jitter);
+* message requests are released one at a time, in order, at most ``per_second`` a second
+  (a little under 30, for network jitter). The next release is timed from when the previous
+  one actually left, not from when it was planned: after an event-loop stall the schedule
+  slips instead of catching up with a burst (a small ``tolerance`` of lateness is absorbed
+  so ordinary timer jitter does not cost throughput);
 * requests to the same chat are serialized and spaced ``chat_interval`` apart (groups and
-  channels ``group_interval``), measured from when each was actually released;
+  channels ``group_interval``), measured from when each was actually released, and wait for
+  their chat *before* joining the global queue, so a busy chat never holds a slot idle;
 * a 429 that still happens pauses *all* sending for the ``retry_after`` Telegram gave, then
-  re-raises so the caller (the outbox) reschedules that one delivery.
+  re-raises so the caller (the outbox) reschedules that one delivery. Requests queued during
+  the pause leave one by one afterwards at the normal pace, never together.
 
 Requests that send nothing (getUpdates, answerCallbackQuery, getChatMember...) pass at once.
 """
@@ -41,15 +46,18 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         per_second: float = 28.0,
         chat_interval: float = 1.05,
         group_interval: float = 3.05,
+        tolerance: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._gap = 1.0 / per_second
+        self._tolerance = min(tolerance, self._gap / 2)
         self._chat_interval = chat_interval
         self._group_interval = group_interval
         self._clock = clock
         self._sleep = sleep
         self._next_global = 0.0
+        self._release_lock = asyncio.Lock()
         self._next_chat: dict[str, float] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._resume_at = 0.0
@@ -98,20 +106,20 @@ class PacedRateLimiter(BaseRateLimiter[None]):
                 self._forget_idle_chats()
 
     async def _wait_for_slot(self, key: str) -> None:
-        """Sleep until both the chat and the global clock allow one more message."""
-        now = self._clock()
+        """Sleep until the chat, any 429 pause and the global pace all allow one more message."""
         ready = self._next_chat.get(key, 0.0)
-        if ready > now:  # wait for the chat first, so it never holds a global slot idle
+        now = self._clock()
+        if ready > now:  # wait for the chat first, so it never holds the global queue
             await self._sleep(ready - now)
-            now = self._clock()
-        slot = max(now, self._next_global, self._resume_at)
-        self._next_global = slot + self._gap
+        async with self._release_lock:
+            while (wait := max(self._next_global, self._resume_at) - self._clock()) > 0:
+                await self._sleep(wait)  # re-checked: a 429 may have paused us meanwhile
+            released = self._clock()
+            # Late by more than the tolerance (a stall, a pause): time the next release from
+            # now, so the backlog leaves at the normal pace instead of in a burst.
+            self._next_global = max(self._next_global, released - self._tolerance) + self._gap
         interval = self._group_interval if key.startswith(("-", "@")) else self._chat_interval
-        self._next_chat[key] = slot + interval
-        if slot > now:
-            await self._sleep(slot - now)
-        while self._resume_at > self._clock():  # a 429 arrived while we waited
-            await self._sleep(self._resume_at - self._clock())
+        self._next_chat[key] = released + interval
 
     def _forget_idle_chats(self) -> None:
         """Drop timers of chats that are free again, so memory does not grow with users."""
