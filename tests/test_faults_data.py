@@ -198,6 +198,15 @@ class Switchable(PriceSource):
         return results
 
 
+def _switchable_market(config: Config) -> Switchable:
+    """The seeded synthetic market of ``config``, able to go down or lag on demand."""
+    return Switchable(
+        SyntheticSource(
+            config.universe.crypto_assets(), config.universe.equity_assets(), nyse(), seed=7
+        )
+    )
+
+
 # ---- ccxt: fallback and every exchange down ----------------------------------------------
 
 
@@ -283,11 +292,7 @@ async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Pat
     config = _config(tmp_path)
     clock = Clock()
     with _open(config, clock) as store:
-        crypto = Switchable(
-            SyntheticSource(
-                config.universe.crypto_assets(), config.universe.equity_assets(), nyse(), seed=7
-            )
-        )
+        crypto = _switchable_market(config)
         service = _service(config, store, _market(config, store, clock, crypto=crypto), clock)
         assert (await service.check_now()).ok
         warm = _state(store)
@@ -375,11 +380,7 @@ async def test_missing_latest_session_is_stale_and_retried(tmp_path: Path) -> No
     config = _config(tmp_path)
     clock = Clock()
     with _open(config, clock) as store:
-        equities = Switchable(
-            SyntheticSource(
-                config.universe.crypto_assets(), config.universe.equity_assets(), nyse(), seed=7
-            )
-        )
+        equities = _switchable_market(config)
         service = _service(config, store, _market(config, store, clock, equities=equities), clock)
         assert (await service.check_now()).ok
         before = _snapshot_of(store)
