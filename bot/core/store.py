@@ -216,8 +216,8 @@ class Store:
     def _check_integrity(self) -> None:
         """Refuse a damaged file at start-up rather than fail on the first read mid-run.
 
-        ``quick_check`` reads every page (a few milliseconds for a year of prices) but skips
-        the costly index-content comparison of a full ``integrity_check``.
+        ``quick_check`` reads every page (about 20 ms for 30 symbols x 10 years, 5 MB) but
+        skips the costly index-content comparison of a full ``integrity_check``.
         """
         problems = [str(row[0]) for row in self._conn.execute("PRAGMA quick_check(3)")]
         if problems != ["ok"]:
