@@ -27,6 +27,7 @@ __all__ = [
     "fmt_z",
     "render_text",
     "snapshot_message",
+    "table_lines",
 ]
 
 ARROW = "→"
@@ -263,7 +264,7 @@ def render_text(message: Message) -> str:
         lines.append("")
         if table.caption:
             lines.append(table.caption)
-        lines.extend(_text_table(table))
+        lines.extend(table_lines(table))
     if message.notes:
         lines.append("")
         lines.extend(f"! {note}" for note in message.notes)
@@ -272,7 +273,11 @@ def render_text(message: Message) -> str:
     return "\n".join(lines)
 
 
-def _text_table(table: Table) -> Sequence[str]:
+def table_lines(table: Table) -> list[str]:
+    """The table's header and rows padded into columns, numbers right-aligned.
+
+    Shared by every renderer so a table reads the same in the terminal and in Telegram.
+    """
     widths = [len(h) for h in table.headers]
     for row in table.rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

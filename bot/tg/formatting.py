@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.messages import ARROW, Message, Table, fmt_change, fmt_corr, fmt_z
+from bot.core.messages import ARROW, Message, Table, fmt_change, fmt_corr, fmt_z, table_lines
 from bot.core.models import AlertKind
 from bot.core.store import StoredAlert
 
@@ -89,24 +89,9 @@ def _html_table(table: Table) -> str:
     Columns are aligned on the raw text (what the reader sees) and escaped afterwards, since
     escaping changes lengths; number columns align right as in the plain-text renderer.
     """
-    body = "\n".join(escape(line) for line in _aligned(table))
+    body = "\n".join(escape(line) for line in table_lines(table))
     pre = f"<pre>{body}</pre>"
     return f"<i>{escape(table.caption)}</i>\n{pre}" if table.caption else pre
-
-
-def _aligned(table: Table) -> list[str]:
-    """The table's lines, padded like :func:`bot.core.messages.render_text` pads them."""
-    widths = [len(h) for h in table.headers]
-    for row in table.rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in table.right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(table.headers), *(line(row) for row in table.rows)]
 
 
 def alerts_list_html(alerts: Sequence[StoredAlert]) -> str:
