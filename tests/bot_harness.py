@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -131,3 +133,30 @@ async def running_bot(
     finally:
         if own_server:
             await fake.stop()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def spawn_corrbot(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stderr: int = asyncio.subprocess.PIPE,
+) -> asyncio.subprocess.Process:
+    """``python -m bot ARGS`` from the repository root, as a user runs it, output piped.
+
+    ``env`` defaults to this process's environment with the test token set; pass
+    ``stderr=asyncio.subprocess.STDOUT`` to read both streams as one.
+    """
+    if env is None:
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=ROOT,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import until
+from tests.bot_harness import spawn_corrbot, until
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,18 +104,7 @@ def test_check_without_a_token_explains_how_to_get_one(
 
 
 async def _run_check(config: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "check",
-        "--config",
-        str(config),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn_corrbot("check", "--config", str(config), env=env)
 
 
 @pytest.mark.slow

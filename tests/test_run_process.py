@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from tests.bot_harness import until
+from tests.bot_harness import spawn_corrbot, until
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,19 +39,7 @@ async def test_run_stops_cleanly_on_a_signal(tmp_path: Path, stop_signal: signal
             f"telegram: {{api_base_url: '{server.base_url}', poll_timeout_seconds: 1}}\n"
             "storage: {path: bot.sqlite3}\nlogging: {format: json}\n"
         )
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await spawn_corrbot("run", "--config", str(config))
         await until(lambda: server.calls("getUpdates") or process.returncode is not None, 30)
         await until(lambda: server.calls("setMyCommands"), 30, "the command menu")
         await asyncio.sleep(0.5)

@@ -14,7 +14,6 @@ import io
 import logging
 import os
 import stat
-import sys
 import urllib.parse
 import warnings
 from collections.abc import Iterator
@@ -29,7 +28,15 @@ from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.core.subscribers import Subscribers
 from bot.tg.app import EXIT_CONFLICT, run_bot
-from tests.bot_harness import ADMIN, START, RunningBot, bot_config, running_bot, until
+from tests.bot_harness import (
+    ADMIN,
+    START,
+    RunningBot,
+    bot_config,
+    running_bot,
+    spawn_corrbot,
+    until,
+)
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,19 +175,8 @@ def _check_config(tmp_path: Path, server: FakeTelegram) -> Path:
 
 
 async def _check(config: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        "check",
-        "--config",
-        str(config),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    process = await spawn_corrbot(
+        *args, "check", "--config", str(config), stderr=asyncio.subprocess.STDOUT
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None

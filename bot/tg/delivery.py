@@ -227,18 +227,7 @@ class Sender:
             if "chat not found" in exc.message.lower():
                 self._chat_gone(item, "chat not found")
             else:
-                self._outbox.fail(item.id, error=f"bad request: {exc.message}")
-                self.report.failed += 1
-                self.report.errors.append(f"{item.key} to {item.chat_id}: {exc.message}")
-                self._outcome(
-                    "failed",
-                    item,
-                    "delivery of %s to chat %s rejected: %s",
-                    item.key,
-                    item.chat_id,
-                    exc.message,
-                    level=logging.ERROR,
-                )
+                self._give_up(item, f"bad request: {exc.message}", exc.message, "rejected")
         except (NetworkError, TelegramError) as exc:  # timeouts, 5xx, connection errors
             self._transient(item, exc)
         else:
@@ -306,20 +295,26 @@ class Sender:
             level=logging.WARNING,
         )
 
+    def _give_up(self, item: Due, stored: str, reason: str, how: str) -> None:
+        """Settle a delivery as failed for good: ``stored`` on its row, ``reason`` reported."""
+        self._outbox.fail(item.id, error=stored)
+        self.report.failed += 1
+        self.report.errors.append(f"{item.key} to {item.chat_id}: {reason}")
+        self._outcome(
+            "failed",
+            item,
+            f"delivery of %s to chat %s {how}: %s",
+            item.key,
+            item.chat_id,
+            reason,
+            level=logging.ERROR,
+        )
+
     def _transient(self, item: Due, exc: Exception) -> None:
         attempts = item.attempts + 1
         if attempts >= self._max_attempts:
-            self._outbox.fail(item.id, error=f"gave up after {attempts} attempts: {exc}")
-            self.report.failed += 1
-            self.report.errors.append(f"{item.key} to {item.chat_id}: {exc}")
-            self._outcome(
-                "failed",
-                item,
-                "delivery of %s to chat %s failed for good: %s",
-                item.key,
-                item.chat_id,
-                exc,
-                level=logging.ERROR,
+            self._give_up(
+                item, f"gave up after {attempts} attempts: {exc}", str(exc), "failed for good"
             )
             return
         at = self._service.now() + self._outbox.backoff(attempts)
