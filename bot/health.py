@@ -48,9 +48,9 @@ def check_health(config: Config, now: dt.datetime) -> Health:
     if heartbeat is None:
         return Health(False, "unhealthy: no heartbeat yet (is `corrbot run` running?)")
     age = now - parse_ts(heartbeat).to_pydatetime()
-    limit = dt.timedelta(seconds=config.health.max_heartbeat_age_seconds)
-    if age > limit:
-        return Health(False, f"unhealthy: heartbeat is {_human(age)} old (is `corrbot run` alive?)")
+    problem = _heartbeat_problem(age, dt.timedelta(seconds=config.health.max_heartbeat_age_seconds))
+    if problem is not None:
+        return Health(False, f"unhealthy: {problem}")
     schedule = DailySchedule(
         dt.time(*config.schedule.hour_minute), config.schedule.timezone, nyse()
     )
@@ -69,6 +69,15 @@ def check_health(config: Config, now: dt.datetime) -> Health:
         "no run due yet" if last_ok is None else f"last successful run {last_ok:%Y-%m-%d %H:%M} UTC"
     )
     return Health(True, f"healthy: heartbeat {_human(age)} ago, {ran}")
+
+
+def _heartbeat_problem(age: dt.timedelta, limit: dt.timedelta) -> str | None:
+    """What is wrong with a heartbeat ``age`` old, if anything."""
+    if age > limit:
+        return f"heartbeat is {_human(age)} old (is `corrbot run` alive?)"
+    if -age > limit:  # written by a clock ahead of this one: neither can be trusted
+        return f"heartbeat is {_human(-age)} in the future (did the system clock jump?)"
+    return None
 
 
 def _human(delta: dt.timedelta) -> str:

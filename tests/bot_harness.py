@@ -19,23 +19,16 @@ from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.tg.app import run_bot
 from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.clock import ProcessClock
 
 ADMIN = 4242
-#: Monday 2024-06-03, 19:00 UTC+0 = 15:00 New York: before the close; the bot's clock
-#: starts one hour after that session's 17:30 run so the start-up catch-up computes it.
+#: Monday 2024-06-03, 22:30 UTC = 18:30 New York: one hour after that session's 17:30 run,
+#: which the bot finds missed at start-up and catches up.
 START = datetime(2024, 6, 3, 22, 30, tzinfo=UTC)
-
-
-class MovingClock:
-    """The bot's clock: a fixed start that advances with real time (retries fall due)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.start = start
-        self.origin = time.monotonic()
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return self.start + self.offset + timedelta(seconds=time.monotonic() - self.origin)
+#: How far the harness moves the clock once the bot polls: past the catch-up job (due one
+#: second after start-up) and the first heartbeat (due at 0.1 s, run if at most a second
+#: late), which the frozen clock would never reach.
+_FIRST_JOBS = timedelta(seconds=1.05)
 
 
 def bot_config(tmp_path: Path, server: FakeTelegram, **sections: Any) -> Config:
@@ -72,7 +65,7 @@ class RunningBot:
 
     server: FakeTelegram
     config: Config
-    clock: MovingClock
+    clock: ProcessClock
     stop: asyncio.Event
     task: asyncio.Task[int]
     _store: Store | None = field(default=None, repr=False)
@@ -109,27 +102,35 @@ class RunningBot:
 async def running_bot(
     tmp_path: Path, *, ready: bool = True, server: FakeTelegram | None = None, **sections: Any
 ) -> AsyncIterator[RunningBot]:
-    """Start the fake server and the bot; with ``ready`` wait for the first computation."""
+    """Start the fake server and the bot; with ``ready`` wait for the first computation.
+
+    The whole process runs on a :class:`ProcessClock` frozen at :data:`START`, so the bot
+    (on its production clock) and the JobQueue agree on the time, and it moves only when
+    the test moves it (``bot.clock.advance``).
+    """
     own_server = server is None
     fake = server or FakeTelegram()
     if own_server:
         await fake.start()
     try:
-        config = bot_config(tmp_path, fake, **sections)
-        clock = MovingClock()
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_bot(config, TOKEN, clock=clock, stop=stop))
-        running = RunningBot(fake, config, clock, stop, task)
-        await until(lambda: fake.calls("getUpdates") or task.done(), 15, "the first poll")
-        if ready:
-            await until(
-                lambda: running.store.get_meta("snapshot") or task.done(), 30, "the catch-up run"
-            )
-        try:
-            yield running
-        finally:
-            if not task.done():
-                await running.finish()
+        with ProcessClock(START) as clock:
+            config = bot_config(tmp_path, fake, **sections)
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_bot(config, TOKEN, stop=stop))
+            running = RunningBot(fake, config, clock, stop, task)
+            await until(lambda: fake.calls("getUpdates") or task.done(), 15, "the first poll")
+            clock.advance(_FIRST_JOBS)
+            try:
+                if ready:
+                    await until(
+                        lambda: running.store.get_meta("snapshot") or task.done(),
+                        30,
+                        "the catch-up run",
+                    )
+                yield running
+            finally:
+                if not task.done():
+                    await running.finish()
     finally:
         if own_server:
             await fake.stop()
@@ -140,20 +141,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def spawn_corrbot(
     *args: str,
+    at: datetime,
     env: Mapping[str, str] | None = None,
     stderr: int = asyncio.subprocess.PIPE,
 ) -> asyncio.subprocess.Process:
     """``python -m bot ARGS`` from the repository root, as a user runs it, output piped.
 
-    ``env`` defaults to this process's environment with the test token set; pass
+    The process's clock starts at ``at`` and runs from there (:mod:`tests.fakes.clocked`),
+    so what it finds due or stale never depends on when the suite runs. ``env`` defaults to
+    this process's environment with the test token set; pass
     ``stderr=asyncio.subprocess.STDOUT`` to read both streams as one.
     """
     if env is None:
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
+    env = {**env, "PYTHONPATH": str(ROOT)}
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "tests.fakes.clocked",
+        at.isoformat(),
         *args,
         cwd=ROOT,
         env=dict(env),

@@ -13,9 +13,11 @@ from bot.core.calendar import nyse
 from bot.core.models import Asset, AssetKind
 from bot.core.panel import build_panel
 from bot.core.sampling import target_instants
+from tests.fakes.clock import INSTANTS
 
 BTC = Asset("BTC", AssetKind.CRYPTO, ccxt="BTC/USD", yahoo="BTC-USD")
 PSCT = Asset("PSCT", AssetKind.EQUITY)
+STALE_AFTER = pd.Timedelta(minutes=90).to_pytimedelta()
 
 
 def _utc(text: str) -> pd.Timestamp:
@@ -133,3 +135,29 @@ def test_crypto_price_at_another_instant_is_not_used() -> None:
         "2024-12-03",
     )
     assert panel.prices.loc["2024-12-03", "BTC"] == 2.0
+
+
+#: Per instant of the clock matrix: the latest session whose price is due (90 min after its
+#: instant) for an equity or equity-close crypto, and for a crypto sampled at UTC midnight.
+EXPECTED_AT = {
+    "weekday-2h-after-close": ("2026-12-01", "2026-11-30"),
+    "1h-after-early-close": ("2026-11-25", "2026-11-25"),  # 13:00 close + 90 min not yet
+    "saturday": ("2026-11-27", "2026-11-27"),
+    "holiday": ("2026-11-25", "2026-11-25"),
+    "dst-45min-after-close": ("2027-03-12", "2027-03-12"),
+    "new-years-eve-night": ("2026-12-31", "2026-12-31"),
+}
+
+
+@pytest.mark.parametrize("instant", list(INSTANTS))
+def test_the_session_due_is_found_at_every_instant_of_the_clock_matrix(instant: str) -> None:
+    """Early closes, weekends, holidays, DST and the year's end: each sampling's due session."""
+    now = INSTANTS[instant]
+    closes = nyse().recent_closes(30, now + pd.Timedelta(days=5))
+    sampling = {"BTC": "daily_close", "PSCT": "equity_close"}
+    panel = build_panel(
+        {}, [BTC, PSCT], closes, sampling, now=now, stale_after=STALE_AFTER, outlier_zscore=10.0
+    )
+    equity, daily_crypto = EXPECTED_AT[instant]
+    assert panel.expected_last["PSCT"] == date.fromisoformat(equity)
+    assert panel.expected_last["BTC"] == date.fromisoformat(daily_crypto)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core.models import AlertKind
 from bot.core.service import LastRun
-from bot.core.store import Store
+from bot.core.store import Store, format_ts
 from bot.tg.app import EXIT_CONFLICT
-from tests.bot_harness import ADMIN, START, running_bot, until
+from tests.bot_harness import ADMIN, START, RunningBot, running_bot, until
 from tests.fake_telegram import TOKEN
 
 USER, OTHER_USER = 1001, 1002
@@ -254,6 +254,8 @@ async def test_migrated_group_keeps_its_subscription(tmp_path: Path) -> None:
         await bot.server.wait_for_reply(old)
         bot.server.migrate(old, new)
         bot.queue_alert(date(2024, 6, 3))
+        await until(lambda: _chat_row(bot, new), 15, "the subscription to move")
+        bot.clock.advance(timedelta(seconds=1))  # the resend is due at the next whole second
         [moved] = await bot.server.wait_for_reply(new, timeout=15)
         assert _chat_row(bot, old) is None
         assert _chat_row(bot, new)[0] == 1
@@ -266,13 +268,36 @@ async def test_429_is_obeyed_and_the_message_still_arrives(tmp_path: Path) -> No
         bot.server.send_command("/start", chat_id=USER, user_id=USER)
         await bot.server.wait_for_reply(USER)
         bot.server.burst_429(1, retry_after=1)
+        refused_at = bot.clock()
         bot.queue_alert(date(2024, 6, 3))
+        await until(lambda: _delivery(bot)[1], 15, "the 429 to be recorded")
+        status, error, due = _delivery(bot)
+        retry_at = refused_at + timedelta(seconds=1)
+        assert (status, due) == ("pending", format_ts(_whole_second_up(retry_at)))
+        assert "Flood control exceeded" in str(error)
+        assert not [m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]
+        bot.clock.advance(_whole_second_up(retry_at) - refused_at)
         [alert] = await bot.server.wait_for_reply(USER, timeout=15)
         refused = [r for r in bot.server.requests if r.method == "sendMessage" and r.status == 429]
         assert len(refused) == 1
-        assert alert.time - refused[0].time >= 0.95
-        await until(lambda: bot.store.query("SELECT status FROM deliveries")[0][0] == "sent")
+        assert alert.time - refused[0].time >= 0.95, "the limiter also paused for retry_after"
+        await until(lambda: _delivery(bot)[0] == "sent")
     assert len([m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]) == 1
+
+
+def _whole_second_up(moment: datetime) -> datetime:
+    """Retries are stored to the second, rounded up so none falls due early."""
+    return moment.replace(microsecond=0) + timedelta(seconds=1 if moment.microsecond else 0)
+
+
+def _delivery(bot: RunningBot) -> tuple[str, str | None, str]:
+    """(status, last error, next attempt) of the alert's delivery."""
+    [(status, error, due)] = bot.store.query(
+        "SELECT d.status, d.last_error, d.next_attempt_at FROM deliveries d "
+        "JOIN outbound o ON o.id = d.outbound_id WHERE o.key LIKE 'spike:%' AND d.chat_id = ?",
+        (USER,),
+    )
+    return str(status), None if error is None else str(error), str(due)
 
 
 async def test_unknown_command_gets_the_command_list(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,17 +14,26 @@ import pytest
 from bot import __version__
 from bot.cli import main
 from bot.core.calendar import nyse
+from tests.fakes.clock import INSTANTS, ProcessClock
+
+#: Wednesday 2026-12-02, 14:00 UTC: Tuesday's session and the crypto close after it are in.
+AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock() -> Iterator[ProcessClock]:
+    """The CLI reads the production clock: the whole process stands at :data:`AT`."""
+    with ProcessClock(AT) as clock:
+        yield clock
 
 
 def _recent_sessions(count: int) -> list[str]:
-    """The last sessions closed a day ago: the CLI runs on the real clock."""
-    now = datetime.now(tz=UTC) - timedelta(days=1)
-    return [ts.date().isoformat() for ts in nyse().recent_closes(count, now).index]
+    """The last ``count`` sessions closed at :data:`AT`, by the calendar the code uses."""
+    return [ts.date().isoformat() for ts in nyse().recent_closes(count, AT).index]
 
 
-def _write_csv_universe(folder: Path) -> None:
+def _write_csv_universe(folder: Path, dates: list[str]) -> None:
     folder.mkdir()
-    dates = _recent_sessions(5)
     for ticker, base in [
         ("BTC-USD", 90_000.0),
         ("ETH-USD", 3_500.0),
@@ -35,8 +45,8 @@ def _write_csv_universe(folder: Path) -> None:
         (folder / f"{ticker}.csv").write_text(f"date,close\n{rows}\n")
 
 
-def _csv_config(tmp_path: Path) -> Path:
-    _write_csv_universe(tmp_path / "prices")
+def _csv_config(tmp_path: Path, sessions: list[str] | None = None) -> Path:
+    _write_csv_universe(tmp_path / "prices", sessions or _recent_sessions(5))
     config = tmp_path / "config.yaml"
     config.write_text(
         "data: {crypto_source: csv, equity_source: csv, csv_dir: prices, history_sessions: 60}\n"
@@ -57,6 +67,38 @@ def test_fetch_prints_a_table_per_symbol(
     first, *_, last = _recent_sessions(5)
     assert re.search(rf"PSCT\s+equity\s+csv:PSCT.csv\s+{first}\s+{last}\s+5\s+fresh", out)
     assert (tmp_path / "corrbot.sqlite3").exists()
+
+
+@pytest.mark.parametrize("instant", list(INSTANTS))
+def test_fetch_is_fresh_with_every_session_due_at_every_instant_of_the_clock_matrix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], instant: str
+) -> None:
+    """With each file holding every session closed by now, no symbol is stale, at any hour."""
+    now = INSTANTS[instant]
+    with ProcessClock(now):
+        sessions = [ts.date().isoformat() for ts in nyse().recent_closes(5, now).index]
+        config = _csv_config(tmp_path, sessions)
+        assert main(["fetch", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    for symbol in ("BTC", "ETH", "PSCT", "IWM", "QQQ"):
+        assert re.search(rf"\n{symbol} .*\sfresh\s", out), out
+    assert re.search(rf"csv:PSCT.csv\s+{sessions[0]}\s+{sessions[-1]}\s+5\s+fresh", out), out
+
+
+def test_fetch_names_the_session_it_waits_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An equity file without the session that closed two hours ago is one session behind."""
+    now = INSTANTS["weekday-2h-after-close"]
+    with ProcessClock(now):
+        sessions = [ts.date().isoformat() for ts in nyse().recent_closes(6, now).index]
+        config = _csv_config(tmp_path, sessions)
+        psct = tmp_path / "prices" / "PSCT.csv"
+        psct.write_text("\n".join(psct.read_text().splitlines()[:-1]) + "\n")
+        assert main(["fetch", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\nPSCT .*1 session behind", out), out
+    assert "PSCT: stale: no price for 2026-12-01 yet (last price 2026-11-30)" in out
 
 
 def test_bad_config_exits_2_naming_the_key(

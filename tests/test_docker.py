@@ -26,6 +26,8 @@ from bot.core.store import Store, format_ts
 from bot.health import HEARTBEAT_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Wednesday 2026-12-02, 14:00 UTC: Tuesday's run is the one due.
+AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
 SYSTEM_USER_COMMANDS = ("useradd", "groupadd", "chown")
 
 
@@ -138,26 +140,54 @@ def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
             )
     corrbot = env_dir / "bin" / "corrbot"
     assert corrbot.exists(), "pip install put the console script in the fresh venv"
+    version = subprocess.run(
+        [str(corrbot), "--version"], env=env, capture_output=True, text=True, check=False
+    )
+    assert version.stdout.startswith("corrbot "), version.stderr
     config = image / "etc" / "corrbot" / "config.yaml"
     store_path = tmp_path / "data" / "corrbot.sqlite3"
     config.write_text(config.read_text().replace("/data/corrbot.sqlite3", str(store_path)))
-    now = datetime.now(tz=UTC)
     with Store.open(store_path) as store:
-        store.set_meta(HEARTBEAT_KEY, format_ts(now))
+        store.set_meta(HEARTBEAT_KEY, format_ts(AT - timedelta(seconds=30)))
         store.set_meta(
-            "last_success", LastRun(format_ts(now), format_ts(now), True, 0, None).to_json()
+            "last_success", LastRun(format_ts(AT), format_ts(AT), True, 0, None).to_json()
         )
     env["CORRBOT_CONFIG"] = str(config)
-    healthy = subprocess.run(
-        [str(corrbot), "health"], env=env, capture_output=True, text=True, check=False, timeout=120
+    clock_tool = subprocess.run(  # for the test's clock only; not part of the image
+        [str(env_dir / "bin" / "pip"), "install", "--quiet", "time-machine>=2.14,<4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
+    assert clock_tool.returncode == 0, clock_tool.stderr[-2000:]
+    healthy = _health_at(AT, env_dir, env)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
-    assert healthy.stdout.startswith("healthy:")
+    assert healthy.stdout.startswith("healthy: heartbeat 3"), healthy.stdout  # 30 s and a bit
     with Store.open(store_path) as store:
-        store.set_meta(HEARTBEAT_KEY, format_ts(now - timedelta(hours=1)))
-    stale = subprocess.run(
-        [str(corrbot), "health"], env=env, capture_output=True, text=True, check=False, timeout=120
-    )
+        store.set_meta(HEARTBEAT_KEY, format_ts(AT - timedelta(hours=1)))
+    stale = _health_at(AT, env_dir, env)
     assert stale.returncode == 1
-    assert stale.stdout.startswith("unhealthy: heartbeat is 60 min old")
+    assert stale.stdout.startswith("unhealthy: heartbeat is 60 min old"), stale.stdout
     assert sys.executable  # the test's own interpreter was never used for the install
+
+
+def _health_at(
+    at: datetime, env_dir: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The image's `corrbot health` with the venv's clock starting at ``at``.
+
+    The probe compares the store's heartbeat with its own clock, and the test's clock is not
+    the child's (libfaketime, for one, may start each process's clock afresh): both are
+    pinned instead, the child's through time-machine (``tests/fakes/clocked.py``).
+    """
+    launcher = ROOT / "tests" / "fakes" / "clocked.py"
+    return subprocess.run(
+        [str(env_dir / "bin" / "python"), str(launcher), at.isoformat(), "health"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )

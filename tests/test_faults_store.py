@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from bot.core.subscribers import Subscribers
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
+from tests.bot_harness import until
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,10 +240,10 @@ def _fetch_config(tmp_path: Path) -> Path:
 
 
 def _corrbot(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m bot ARGS`` as a user runs it, offline."""
+    """``python -m bot ARGS`` as a user runs it, offline, its clock starting at :data:`NOW`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "tests.fakes.clocked", NOW.isoformat(), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -349,21 +351,28 @@ async def test_store_locked_at_confirmation_does_not_send_twice(tmp_path: Path) 
             _subscribe(store, 1)
             store.record_check(_alerts(1), window=30, states={}, snapshot=None, now=NOW)
             store._conn.execute("PRAGMA busy_timeout = 50")
-            loop = asyncio.get_running_loop()
-            holders: list[sqlite3.Connection] = []
+            holder = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
             deliver = server._methods["sendmessage"]
 
             def deliver_then_lock(params: dict[str, object], files: dict[str, bytes]) -> object:
                 """Telegram accepts the message; meanwhile another process locks the store."""
                 result = deliver(params, files)
-                if not holders:
-                    other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
-                    other.execute("BEGIN IMMEDIATE")
-                    holders.append(other)
-                    loop.call_later(0.5, other.execute, "ROLLBACK")
+                if not holder.in_transaction:
+                    holder.execute("BEGIN IMMEDIATE")
                 return result
 
             server._methods["sendmessage"] = deliver_then_lock
+            refused: list[StoreError] = []
+            record_sent = service.outbox.sent
+
+            def spy_on_recording(*args: Any, **kwargs: Any) -> None:
+                try:
+                    record_sent(*args, **kwargs)
+                except StoreError as exc:
+                    refused.append(exc)
+                    raise
+
+            service.outbox.sent = spy_on_recording  # type: ignore[method-assign]
             bot_api = ExtBot(
                 TOKEN,
                 base_url=server.base_url,
@@ -372,12 +381,13 @@ async def test_store_locked_at_confirmation_does_not_send_twice(tmp_path: Path) 
             )
             async with bot_api:
                 sender = Sender(bot_api, service)
-                await sender.drain(within=1.0)
-                await asyncio.sleep(0.6)  # the lock is gone
+                first_pass = asyncio.create_task(sender.drain(within=60.0))
+                await until(lambda: refused, 30, "recording the confirmed send to meet the lock")
+                holder.execute("ROLLBACK")  # the other process is done
+                await first_pass
+                status = store.query("SELECT status FROM deliveries")[0][0]
                 await sender.drain(within=1.0)  # e.g. the next pass, or the next start
-            status = store.query("SELECT status FROM deliveries")[0][0]
             await service.close()
-            for other in holders:
-                other.close()
+            holder.close()
     assert len(server.sent) == 1, "Telegram accepted it once: it must not be sent again"
     assert status == "sent"

@@ -36,8 +36,9 @@ from bot.core.subscribers import Subscribers
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import MovingClock, RunningBot, bot_config, running_bot, until
+from tests.bot_harness import START, RunningBot, bot_config, running_bot, until
 from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.clock import ManualClock, ProcessClock
 
 CHATS = tuple(range(1, 31))
 BLOCKED = frozenset({7, 19, 26})
@@ -78,14 +79,14 @@ def _in_flight(store: Store) -> int:
     return int(str(store.query("SELECT COUNT(*) FROM deliveries WHERE status = 'sending'")[0][0]))
 
 
-def _jump_to_next_due(store: Store, clock: MovingClock) -> None:
+def _jump_to_next_due(store: Store, clock: ManualClock | ProcessClock) -> None:
     """Skip the clock over a retry backoff instead of sleeping through it."""
     rows = store.query("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
     if rows[0][0] is None:
         return
     gap = parse_ts(str(rows[0][0])).to_pydatetime() - clock()
     if gap > timedelta(0):
-        clock.offset += gap + timedelta(seconds=1)  # rows are due at whole seconds
+        clock.advance(gap + timedelta(seconds=1))  # rows are due at whole seconds
 
 
 class ShortTimeoutBot(ExtBot):  # type: ignore[type-arg]
@@ -104,7 +105,7 @@ class Rig:
     store: Store
     service: CorrService
     sender: Sender
-    clock: MovingClock
+    clock: ManualClock
     limiter: PacedRateLimiter
 
     def queue_alert(self) -> None:
@@ -133,7 +134,7 @@ async def sender_rig(
 ) -> AsyncIterator[Rig]:
     """The Sender as ``corrbot check`` builds it, over a fresh store with ``chats`` subscribed."""
     config = bot_config(tmp_path, server)
-    clock = MovingClock()
+    clock = ManualClock(START)
     limiter = PacedRateLimiter(per_second=config.delivery.messages_per_second)
     with Store.open(config.storage.path) as store:
         market = build_market_data(config, store, clock, show_progress=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,9 @@ from bot.config import Config
 from bot.core.service import LastRun
 from bot.core.store import Store, format_ts
 from bot.health import HEARTBEAT_KEY, check_health
+from tests.fakes.clock import INSTANTS
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _config(tmp_path: Path) -> Config:
@@ -80,6 +84,49 @@ def test_stale_heartbeat_is_unhealthy(tmp_path: Path) -> None:
     verdict = check_health(config, SATURDAY_NOON)
     assert not verdict.ok
     assert verdict.line == "unhealthy: heartbeat is 10 min old (is `corrbot run` alive?)"
+
+
+def test_heartbeat_from_the_future_is_unhealthy(tmp_path: Path) -> None:
+    """A heartbeat well ahead of this clock means one of the two clocks is wrong."""
+    config = _prepare(tmp_path, heartbeat=SATURDAY_NOON + timedelta(minutes=10), success=FRIDAY_RUN)
+    verdict = check_health(config, SATURDAY_NOON)
+    assert not verdict.ok
+    assert verdict.line == (
+        "unhealthy: heartbeat is 10 min in the future (did the system clock jump?)"
+    )
+
+
+def test_heartbeat_a_little_ahead_is_healthy(tmp_path: Path) -> None:
+    """Seconds of skew between the bot's write and the probe's read are no failure."""
+    config = _prepare(tmp_path, heartbeat=SATURDAY_NOON + timedelta(seconds=2), success=FRIDAY_RUN)
+    assert check_health(config, SATURDAY_NOON).ok
+
+
+#: For each instant of the clock matrix: the scheduled run (17:30 New York) that must have
+#: succeeded by then, once its six hours of retries and the slack are over.
+DUE_RUN_AT = {
+    "weekday-2h-after-close": datetime(2026, 11, 30, 22, 30, tzinfo=UTC),  # Monday's
+    "1h-after-early-close": datetime(2026, 11, 25, 22, 30, tzinfo=UTC),  # Wednesday's
+    "saturday": datetime(2026, 11, 27, 22, 30, tzinfo=UTC),  # Friday's (early close)
+    "holiday": datetime(2026, 11, 25, 22, 30, tzinfo=UTC),  # Wednesday's
+    "dst-45min-after-close": datetime(2027, 3, 12, 22, 30, tzinfo=UTC),  # Friday's, EST
+    "new-years-eve-night": datetime(2026, 12, 30, 22, 30, tzinfo=UTC),  # Wednesday's
+}
+
+
+@pytest.mark.parametrize("instant", list(INSTANTS))
+def test_the_run_due_is_found_at_every_instant_of_the_clock_matrix(
+    tmp_path: Path, instant: str
+) -> None:
+    """Weekends, holidays, early closes and DST: the latest run past its retries is the due one."""
+    now = INSTANTS[instant]
+    due = DUE_RUN_AT[instant]
+    config = _prepare(tmp_path, heartbeat=now, success=due - timedelta(minutes=1))
+    verdict = check_health(config, now)
+    assert not verdict.ok
+    assert f"daily job due {due.astimezone(NEW_YORK):%Y-%m-%d %H:%M}" in verdict.line
+    config = _prepare(tmp_path, heartbeat=now, success=due)
+    assert check_health(config, now).ok
 
 
 def test_missing_store_is_unhealthy_and_not_created(tmp_path: Path) -> None:

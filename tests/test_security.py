@@ -176,7 +176,7 @@ def _check_config(tmp_path: Path, server: FakeTelegram) -> Path:
 
 async def _check(config: Path, *args: str) -> tuple[int, str]:
     process = await spawn_corrbot(
-        *args, "check", "--config", str(config), stderr=asyncio.subprocess.STDOUT
+        *args, "check", "--config", str(config), at=START, stderr=asyncio.subprocess.STDOUT
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None

@@ -14,22 +14,32 @@ from datetime import date, datetime, timedelta
 import exchange_calendars as xcals
 import pandas as pd
 
-__all__ = ["CALENDAR_START", "TradingCalendar", "nyse"]
+from bot.core.clock import utc_now
+
+__all__ = ["CALENDAR_END", "CALENDAR_START", "TradingCalendar", "nyse"]
 
 #: First session the calendar knows; the real data in development goes back to 2000.
 CALENDAR_START = "2000-01-03"
+#: The calendar reaches at least this far. exchange-calendars would stop one year after the
+#: day it is built, so a process built on another day (or a test's clock set elsewhere)
+#: would know other sessions; a fixed horizon makes every process know the same ones.
+CALENDAR_END = "2040-12-31"
+#: A process still running near the horizon looks this far beyond today.
+_LOOKAHEAD = timedelta(days=2 * 366)
 
 
 class TradingCalendar:
     """A thin, typed view over the XNYS calendar, in the terms the rest of corrbot needs."""
 
-    def __init__(self, start: str = CALENDAR_START) -> None:
+    def __init__(self, start: str = CALENDAR_START, end: str | None = None) -> None:
+        if end is None:
+            end = max(date.fromisoformat(CALENDAR_END), utc_now().date() + _LOOKAHEAD).isoformat()
         with warnings.catch_warnings():
             # exchange-calendars still reads Series.values, which pandas 3.1 deprecates for
             # tz-aware data; harmless for us (we only read the closes) and not ours to fix.
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
-            cal = xcals.get_calendar("XNYS", start=start)
+            cal = xcals.get_calendar("XNYS", start=start, end=end)
             closes = cal.closes
         self._closes: pd.Series = pd.Series(
             closes.to_numpy(), index=pd.DatetimeIndex(closes.index).normalize(), name="close"

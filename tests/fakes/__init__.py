@@ -1,0 +1,1 @@
+"""Stand-ins for what the tests cannot use for real: the wall clock, Telegram, exchanges."""
