@@ -66,10 +66,8 @@ def naive(
     alerts = 0
     for crypto in CRYPTO:
         for equity in EQUITIES:
-            series = pd.Series(corr[(crypto, equity, WINDOWS[0])], index=returns.index)
-            _, found = engine.advance(
-                Pair(crypto, equity), series, series.shift(WINDOWS[0]), PairState(), mode="backtest"
-            )
+            scan = engine.scan(Pair(crypto, equity), returns[crypto], returns[equity])
+            _, found = engine.advance(scan, PairState(), mode="backtest")
             alerts += len(found)
     return corr, alerts
 
@@ -79,7 +77,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     returns = market_returns()
-    engine = AlertEngine(AlertSettings(window=WINDOWS[0]))
+    engine = AlertEngine(AlertSettings())  # the product's defaults, as the config's
     evaluator = Evaluator(
         crypto=CRYPTO,
         equities=EQUITIES,

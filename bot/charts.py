@@ -64,12 +64,20 @@ _WINDOW_COLORS = ("#e08600", "#009e73", "#cc79a7")
 # Colour-blind-safe line colours (Okabe-Ito based); the first is reserved for the headline.
 _LINE_COLORS = ("#1f3b73", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00")
 
-# Direction is in the marker's shape, so the meaning survives a greyscale screenshot.
+# Direction is in the marker's shape, so the meaning survives a greyscale screenshot. Every
+# kind has a style: the two that push a notification (a significant change up or down) and
+# the two told only as silent replies inside an episode (a band change, the end).
 _ALERT_STYLE: Mapping[AlertKind, tuple[str, str, str]] = {
     AlertKind.SPIKE: ("^", "#c62828", "spike"),
     AlertKind.DECOUPLING: ("v", "#00796b", "decoupling"),
-    AlertKind.REGIME: ("D", "#6a1b9a", "regime change"),
+    AlertKind.REGIME: ("D", "#6a1b9a", "band change"),
+    AlertKind.SETTLED: ("o", "#455a64", "settled"),
 }
+
+# A pushed alert is a large marker; a silent follow-up inside an episode (a further rise, a
+# band change, the end) a small one, so the chart shows which moments rang a phone.
+_PUSHED_SIZE = 90.0
+_FOLLOW_UP_SIZE = 42.0
 
 
 def correlation_chart(
@@ -239,7 +247,11 @@ def _plot_line(
 
 
 def _plot_alerts(ax: Axes, alerts: Iterable[Alert], sessions: pd.Index) -> None:
-    """One marker style per alert kind, at the session and level the alert reported."""
+    """One marker style per alert kind, at the session and level the alert reported.
+
+    Pushed alerts are drawn large, silent follow-ups small; ``settled`` (the end of an
+    episode) is a hollow circle. One legend entry per kind shown.
+    """
     if len(sessions) == 0:
         return
     first, last = pd.Timestamp(sessions[0]), pd.Timestamp(sessions[-1])
@@ -250,14 +262,16 @@ def _plot_alerts(ax: Axes, alerts: Iterable[Alert], sessions: pd.Index) -> None:
             continue
         x = _days(np.array([np.datetime64(a.session, "D") for a in of_kind]))
         y = [max(-1.0, min(1.0, a.corr)) for a in of_kind]
+        sizes = [_PUSHED_SIZE if a.notify else _FOLLOW_UP_SIZE for a in of_kind]
+        hollow = kind is AlertKind.SETTLED
         ax.scatter(
             x,
             y,
             marker=marker,
-            s=90,
-            color=color,
-            edgecolors="white",
-            linewidths=0.9,
+            s=sizes,
+            facecolors="white" if hollow else color,
+            edgecolors=color if hollow else "white",
+            linewidths=1.8 if hollow else 0.9,
             label=label,
             zorder=5,
             clip_on=False,

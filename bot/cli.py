@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bot import __version__
+from bot.calibration_report import run_calibration, sampling_text
 from bot.config import Config, load_config, resolve_config_path
 from bot.core.backtest import BacktestResult, run_backtest
 from bot.core.calendar import nyse
@@ -27,7 +28,8 @@ from bot.core.clock import utc_now
 from bot.core.errors import ConfigError, CorrbotError
 from bot.core.messages import fmt_corr, render_text, snapshot_message
 from bot.core.models import SymbolStatus
-from bot.core.regimes import RegimeBands
+from bot.core.panel import Panel
+from bot.core.sampling import Sampling
 from bot.core.service import CorrService
 from bot.core.snapshot import Snapshot
 from bot.core.store import Store
@@ -94,6 +96,38 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--end", type=_iso_date, metavar="DATE", help="last session")
     backtest.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="alert rates on history beside the false-alarm rates on nulls of it",
+        description=(
+            "Run the configured rules over the real history and over null histories whose "
+            "correlation never changes; print alerts per year, real vs null, and write a CSV."
+        ),
+    )
+    calibrate.add_argument("--config", metavar="PATH", help="configuration file")
+    calibrate.add_argument(
+        "--csv-dir", metavar="DIR", type=Path, help="read <ticker>.csv files instead"
+    )
+    calibrate.add_argument(
+        "--paths", type=int, default=1000, metavar="N", help="null histories (default 1000)"
+    )
+    calibrate.add_argument("--seed", type=int, default=2025, help="seed of the nulls")
+    calibrate.add_argument("--start", type=_iso_date, metavar="DATE", help="first session")
+    calibrate.add_argument("--end", type=_iso_date, metavar="DATE", help="last session")
+    calibrate.add_argument(
+        "--split",
+        type=_iso_date,
+        metavar="DATE",
+        help="report in-sample before DATE and out-of-sample from it",
+    )
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        default=Path("calibration.csv"),
+        help="CSV of every rate (default ./calibration.csv)",
+    )
+
     demo = commands.add_parser(
         "demo", help="the main job on embedded defaults: no token, no network"
     )
@@ -126,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _check,
         "health": _health,
         "backtest": _backtest,
+        "calibrate": _calibrate,
         "demo": _demo,
     }
     try:
@@ -289,13 +324,64 @@ def _backtest(args: argparse.Namespace) -> int:
         raise ConfigError(f"--start {args.start} is after --end {args.end}")
     config = _with_history_from(config, args.start)
     with Store.open(config.storage.path) as store:
-        result, ok = asyncio.run(_replay(config, store, args.start, args.end))
+        result, ok, sampled = asyncio.run(_replay(config, store, args.start, args.end))
     _write_outputs(config, result, args.out)
-    print(f"Backtest {result.start} to {result.end}: {len(result.evaluation.alerts)} alerts")
+    pushed = sum(alert.notify for alert, _ in result.evaluation.alerts)
+    follow_ups = len(result.evaluation.alerts) - pushed
+    print(
+        f"Backtest {result.start} to {result.end}: {pushed} alerts pushed, "
+        f"{follow_ups} silent follow-ups; {sampled}"
+    )
     print(_per_year_text(result))
     written = ", ".join(str(args.out / name) for name in ("correlations.csv", "alerts.csv"))
     print(f"\nWrote {written}, {args.out / 'chart.png'} and {args.out / 'comparison.png'}")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+
+    if args.paths < 1:
+        raise ConfigError(f"--paths must be at least 1 (got {args.paths})")
+    if args.start and args.end and args.start > args.end:
+        raise ConfigError(f"--start {args.start} is after --end {args.end}")
+    path = resolve_config_path(args.config)
+    if args.csv_dir is None or args.config is not None or path.exists():
+        config = load_config(path)
+    else:  # replaying files needs no configuration: the defaults, as `corrbot demo`
+        config = Config()
+    config = _with_history_from(config, args.start)
+    with tempfile.TemporaryDirectory(prefix="corrbot-calibrate-") as folder:
+        if args.csv_dir is not None:  # the files, through a throwaway price cache
+            config = _replaying(config, args.csv_dir, Path(folder) / "prices.sqlite3")
+        with Store.open(config.storage.path) as store:
+            panel, sampling, refreshed = asyncio.run(_history(config, store))
+    ok = run_calibration(
+        config,
+        panel.returns,
+        sampling=sampling,
+        paths=args.paths,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        split=args.split,
+        out=args.out,
+    )
+    return EXIT_OK if ok and refreshed else EXIT_FAILED
+
+
+def _replaying(config: Config, csv_dir: Path, store: Path) -> Config:
+    data = {
+        "crypto_source": "csv",
+        "equity_source": "csv",
+        "csv_dir": csv_dir.resolve(),
+        "history_sessions": max(config.data.history_sessions, DEMO_HISTORY),
+    }
+    return config.model_copy(
+        update={
+            "data": config.data.model_copy(update=data),
+            "storage": config.storage.model_copy(update={"path": store}),
+        }
+    )
 
 
 def _with_history_from(config: Config, start: date | None) -> Config:
@@ -312,9 +398,8 @@ def _with_history_from(config: Config, start: date | None) -> Config:
     )
 
 
-async def _replay(
-    config: Config, store: Store, start: date | None, end: date | None
-) -> tuple[BacktestResult, bool]:
+async def _history(config: Config, store: Store) -> tuple[Panel, dict[str, Sampling], bool]:
+    """Refresh the price cache, then the panel of returns and how each asset was sampled."""
     market = build_market_data(config, store, utc_now)
     try:
         report = await market.refresh()
@@ -322,11 +407,17 @@ async def _replay(
         await market.close()
     for symbol, error in report.errors.items():
         print(f"corrbot: warning: {symbol} was not refreshed: {error}", file=sys.stderr)
-    panel = market.panel()
+    return market.panel(), market.sampling, report.ok
+
+
+async def _replay(
+    config: Config, store: Store, start: date | None, end: date | None
+) -> tuple[BacktestResult, bool, str]:
+    panel, sampling, ok = await _history(config, store)
     result = await asyncio.to_thread(
         run_backtest, build_evaluator(config), panel.returns, start=start, end=end
     )
-    return result, report.ok
+    return result, ok, sampling_text(config, sampling)
 
 
 def _write_outputs(config: Config, result: BacktestResult, folder: Path) -> None:
@@ -336,9 +427,7 @@ def _write_outputs(config: Config, result: BacktestResult, folder: Path) -> None
     evaluation = result.evaluation
     headline = config.alert_pairs[0]
     labels = config.labels
-    bands = RegimeBands(
-        edges=config.alerts.regime.edges, hysteresis=config.alerts.regime.hysteresis
-    )
+    bands = config.alerts.regime.settings().bands
     alerts = [alert for alert, _ in evaluation.alerts]
     valid = pd.DatetimeIndex(
         evaluation.analytics.series(headline, config.analysis.headline_window).dropna().index
@@ -392,15 +481,20 @@ def _demo(args: argparse.Namespace) -> int:
         storage = {"path": Path(folder) / "demo.sqlite3"}
         config = Config.model_validate({"data": data, "storage": storage})
         with Store.open(config.storage.path) as store:
-            result, ok = asyncio.run(_replay(config, store, None, None))
+            result, ok, sampled = asyncio.run(_replay(config, store, None, None))
     _write_outputs(config, result, args.out)
     evaluation = result.evaluation
-    alerts = evaluation.alerts
-    print(f"corrbot {__version__} demo: {origin}, {result.start} to {result.end}\n")
+    pushed = [(alert, message) for alert, message in evaluation.alerts if alert.notify]
+    follow_ups = len(evaluation.alerts) - len(pushed)
+    print(f"corrbot {__version__} demo: {origin}, {result.start} to {result.end}")
+    print(f"{sampled}\n")
     print(f"Per year: mean {config.analysis.headline_window}-session correlation and alerts")
     print(_per_year_text(result))
-    shown = alerts[-DEMO_ALERTS_SHOWN:]
-    print(f"\n{len(alerts)} alerts in all; the last {len(shown)} as a subscriber reads them:")
+    shown = pushed[-DEMO_ALERTS_SHOWN:]
+    print(
+        f"\n{len(pushed)} alerts pushed in all (and {follow_ups} silent follow-ups); "
+        f"the last {len(shown)} as a subscriber reads them:"
+    )
     for _, message in shown:
         print("\n" + _indent(render_text(message)))
     if evaluation.snapshot is not None:

@@ -30,6 +30,9 @@ from pydantic import (
 
 from bot.core.errors import ConfigError
 from bot.core.models import Asset, AssetKind, Pair
+from bot.core.regimes import RegimeBands
+from bot.core.rules.regime import RegimeSettings
+from bot.core.rules.shift import ShiftSettings
 
 __all__ = [
     "CONFIG_ENV",
@@ -46,7 +49,7 @@ __all__ = [
     "MetricsConfig",
     "RegimeConfig",
     "ScheduleConfig",
-    "SpikeConfig",
+    "ShiftConfig",
     "StorageConfig",
     "TelegramConfig",
     "UniverseConfig",
@@ -229,15 +232,19 @@ class AnalysisConfig(_Strict):
         return self
 
 
+_SHIFT = ShiftSettings()
+_REGIME = RegimeSettings()
+
+
 class RegimeConfig(_Strict):
-    """Bands on the headline-window correlation, with anti-flapping rules."""
+    """Bands on the headline correlation, told as silent follow-ups inside an episode."""
 
     edges: tuple[float, float, float] = Field(
-        default=(-0.2, 0.2, 0.5),
+        default=_REGIME.bands.edges,
         description="inverse | decoupled | linked | coupled boundaries, ascending",
     )
-    hysteresis: float = Field(default=0.05, ge=0.0, le=0.3)
-    confirm_sessions: int = Field(default=3, ge=1, le=30)
+    hysteresis: float = Field(default=_REGIME.bands.hysteresis, ge=0.0, le=0.3)
+    confirm_sessions: int = Field(default=_REGIME.confirm_sessions, ge=1, le=30)
 
     @field_validator("edges")
     @classmethod
@@ -246,22 +253,75 @@ class RegimeConfig(_Strict):
             raise ValueError("must be three strictly ascending numbers between -1 and 1")
         return value
 
+    def settings(self) -> RegimeSettings:
+        """The rule's settings."""
+        bands = RegimeBands(edges=self.edges, hysteresis=self.hysteresis)
+        return RegimeSettings(bands=bands, confirm_sessions=self.confirm_sessions)
 
-class SpikeConfig(_Strict):
-    """A jump of the correlation against the previous, non-overlapping window."""
 
-    z: float = Field(default=3.0, ge=1.0, le=10.0)
-    min_change: float = Field(default=0.35, ge=0.0, le=2.0)
-    cooldown_sessions: int = Field(default=15, ge=0, le=250)
-    override_z: float = Field(default=1.0, ge=0.0, le=10.0)
+class ShiftConfig(_Strict):
+    """A significant change in how the pair co-moves, against the year before (it notifies)."""
+
+    z: float = Field(
+        default=_SHIFT.z, ge=1.5, le=10.0, description="test statistic needed to alert"
+    )
+    rearm_z: float = Field(
+        default=_SHIFT.rearm_z,
+        gt=0.0,
+        le=5.0,
+        description="back under this, it may alert again (0 would never let an episode settle)",
+    )
+    baseline_sessions: int = Field(
+        default=_SHIFT.baseline, ge=60, le=1000, description="the sessions before the window"
+    )
+    settle_sessions: int = Field(
+        default=_SHIFT.settle_sessions, ge=1, le=250, description="quiet sessions ending an episode"
+    )
+    clip: float = Field(
+        default=_SHIFT.clip, ge=1.0, le=10.0, description="a day counts up to this many sigmas"
+    )
+    vol_halflife: float = Field(
+        default=_SHIFT.vol_halflife,
+        ge=2.0,
+        le=250.0,
+        description="half-life (sessions) of the volatility each return is scaled by",
+    )
+    lead: bool = Field(
+        default=_SHIFT.lead,
+        description="also count crypto leading the equity by a session (daily-close sampling)",
+    )
+
+    @model_validator(mode="after")
+    def _rearm_below_threshold(self) -> ShiftConfig:
+        if self.rearm_z >= self.z:
+            raise _KeyedError(
+                ("alerts", "shift", "rearm_z"),
+                f"{self.rearm_z:g} must be below alerts.shift.z ({self.z:g}): the rule re-arms "
+                "once the statistic has fallen back under rearm_z",
+            )
+        return self
+
+    def settings(self, window: int, min_coverage: float) -> ShiftSettings:
+        """The rule's settings, over the analysis' headline window."""
+        return ShiftSettings(
+            window=window,
+            baseline=self.baseline_sessions,
+            z=self.z,
+            rearm_z=self.rearm_z,
+            settle_sessions=self.settle_sessions,
+            clip=self.clip,
+            vol_halflife=self.vol_halflife,
+            lead=self.lead,
+            min_coverage=min_coverage,
+        )
 
 
 class AlertsConfig(_Strict):
-    """Which pairs alert, and the rules' thresholds (calibrated on 2015-2024 data)."""
+    """Which pairs alert, and the rules' settings (calibrated with `corrbot calibrate`)."""
 
     pairs: list[str] | None = None
+    shift: ShiftConfig = Field(default_factory=ShiftConfig)
     regime: RegimeConfig = Field(default_factory=RegimeConfig)
-    spike: SpikeConfig = Field(default_factory=SpikeConfig)
 
     @field_validator("pairs")
     @classmethod
@@ -403,6 +463,17 @@ class Config(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _baseline_longer_than_the_window(self) -> Config:
+        window, baseline = self.analysis.headline_window, self.alerts.shift.baseline_sessions
+        if baseline <= window:
+            raise _KeyedError(
+                ("alerts", "shift", "baseline_sessions"),
+                f"{baseline} must exceed analysis.headline_window ({window}): the window is "
+                "compared with the sessions before it",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _sources_have_what_they_need(self) -> Config:
         data = self.data
         if "csv" in (data.crypto_source, data.equity_source) and data.csv_dir is None:
@@ -500,6 +571,8 @@ def _describe(error: Any) -> str:
     if kind == "literal_error":
         accepted = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
         return f"{key}: {value!r} is not one of {accepted}"
+    if kind == "extra_forbidden" and loc in _REPLACED:
+        return f"{key}: {_REPLACED[loc]}"
     if kind == "extra_forbidden":
         accepted_keys = ", ".join(_accepted_keys(loc[:-1]))
         return f"{key}: unknown key (accepted here: {accepted_keys})"
@@ -512,6 +585,16 @@ def _describe(error: Any) -> str:
     return (
         f"{key}: {message} (got {_short(value)})" if kind != "value_error" else f"{key}: {message}"
     )
+
+
+#: Keys of earlier versions, and what took their place.
+_REPLACED: dict[tuple[str | int, ...], str] = {
+    ("alerts", "spike"): (
+        "replaced by alerts.shift, a test of change in co-movement against the sessions before "
+        "the window (keys: z, rearm_z, baseline_sessions, settle_sessions, clip, vol_halflife, "
+        "lead); its old keys have no equivalent: remove alerts.spike (see docs/configuration.md)"
+    ),
+}
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

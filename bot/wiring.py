@@ -10,11 +10,10 @@ from bot.core.clock import Clock
 from bot.core.engine import AlertEngine, AlertSettings
 from bot.core.evaluation import AnalysisSettings, Evaluator
 from bot.core.market_data import MarketData, RefreshSettings
-from bot.core.regimes import RegimeBands
 from bot.core.sources.base import PriceSource
 from bot.core.store import Store
 
-__all__ = ["build_evaluator", "build_market_data", "build_sources"]
+__all__ = ["build_alert_settings", "build_evaluator", "build_market_data", "build_sources"]
 
 
 def build_sources(
@@ -87,20 +86,18 @@ def build_market_data(
     )
 
 
+def build_alert_settings(config: Config) -> AlertSettings:
+    """Every rule's settings as configured (the shift rule over the headline window)."""
+    analysis, alerts = config.analysis, config.alerts
+    return AlertSettings(
+        shift=alerts.shift.settings(analysis.headline_window, analysis.min_coverage),
+        regime=alerts.regime.settings(),
+    )
+
+
 def build_evaluator(config: Config) -> Evaluator:
     """Analytics and the alert engine as configured."""
-    analysis, alerts = config.analysis, config.alerts
-    engine = AlertEngine(
-        AlertSettings(
-            window=analysis.headline_window,
-            bands=RegimeBands(edges=alerts.regime.edges, hysteresis=alerts.regime.hysteresis),
-            confirm_sessions=alerts.regime.confirm_sessions,
-            spike_z=alerts.spike.z,
-            spike_min_change=alerts.spike.min_change,
-            cooldown_sessions=alerts.spike.cooldown_sessions,
-            override_z=alerts.spike.override_z,
-        )
-    )
+    analysis = config.analysis
     universe = config.universe
     return Evaluator(
         crypto=[c.symbol for c in universe.crypto],
@@ -112,6 +109,6 @@ def build_evaluator(config: Config) -> Evaluator:
             ewm_halflife=analysis.ewm_halflife,
             min_coverage=analysis.min_coverage,
         ),
-        engine=engine,
+        engine=AlertEngine(build_alert_settings(config)),
         labels=config.labels,
     )

@@ -24,10 +24,10 @@ with objects shaped as the Bot API defines them, or Telegram's error envelope.
 
 Telegram's behaviour is modelled where a bot can trip over it: flood control (30 messages
 per second overall, 1 per second per private chat, 20 per minute per group), per-chat
-failures (blocked, chat not found, migrated to a supergroup), HTML that Telegram would not
-parse, over-long texts, "message is not modified" on edits, and random 5xx or slow answers
-drawn from a seeded RNG so that a failing run can be replayed. Everything is off by default
-except the validation a real server always does.
+failures (blocked, chat not found, migrated to a supergroup), replies to a message the chat
+deleted, HTML that Telegram would not parse, over-long texts, "message is not modified" on
+edits, and random 5xx or slow answers drawn from a seeded RNG so that a failing run can be
+replayed. Everything is off by default except the validation a real server always does.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ class SentMessage:
     disable_notification: bool = False
     message_thread_id: int | None = None
     reply_markup: JSON | None = None
-    reply_to_message_id: int | None = None
+    reply_to_message_id: int | None = None  # the message it answers, if it went as a reply
+    reply_parameters: JSON | None = None  # as the bot sent them
     photo: bytes | None = None  # uploaded bytes for sendPhoto (None if a file_id/URL was sent)
     time: float = 0.0  # time.monotonic() at delivery
 
@@ -218,6 +219,7 @@ class FakeTelegram:
         self.chats: dict[int, JSON] = {}
         self.users: dict[int, JSON] = {}
         self.messages: dict[tuple[int, int], JSON] = {}
+        self.deleted: set[tuple[int, int]] = set()  # (chat_id, message_id) no longer there
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.member_status: dict[tuple[int, int], MemberStatus] = {}
         self._pending: list[JSON] = []  # offered, not yet confirmed updates
@@ -243,6 +245,7 @@ class FakeTelegram:
             "sendphoto": self._send_photo,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
+            "deletemessage": self._delete_message,
             "answercallbackquery": self._answer_callback_query,
             "setmycommands": self._set_my_commands,
             "getmycommands": self._get_my_commands,
@@ -647,6 +650,7 @@ class FakeTelegram:
         """Store and record a new bot message after the flood check; return it as a Message."""
         chat = self._chat_for(params)
         self._check_flood(chat["id"])
+        reply_to = self._reply_target(chat["id"], params)
         message: JSON = {
             "message_id": self._next_message_id(chat["id"]),
             "from": self.bot_user(),
@@ -659,9 +663,6 @@ class FakeTelegram:
             message["message_thread_id"] = thread_id
             if chat.get("is_forum"):
                 message["is_topic_message"] = True
-        reply_to = params.get("reply_to_message_id")
-        if reply_to is None and isinstance(params.get("reply_parameters"), dict):
-            reply_to = params["reply_parameters"].get("message_id")
         replied = self.messages.get((chat["id"], reply_to)) if reply_to is not None else None
         if replied is not None:
             message["reply_to_message"] = {
@@ -670,6 +671,7 @@ class FakeTelegram:
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup  # Telegram echoes inline keyboards only
+        parameters = params.get("reply_parameters")
         self.messages[chat["id"], message["message_id"]] = message
         self._count_send(chat["id"])
         self.sent.append(
@@ -683,12 +685,42 @@ class FakeTelegram:
                 message_thread_id=thread_id,
                 reply_markup=markup if isinstance(markup, dict) else None,
                 reply_to_message_id=reply_to,
+                reply_parameters=parameters if isinstance(parameters, dict) else None,
                 photo=photo,
                 time=time.monotonic(),
             )
         )
         self._notify()
         return message
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Someone in the chat deletes the message: replies to it find nothing to answer."""
+        self.messages.pop((chat_id, message_id), None)
+        self.deleted.add((chat_id, message_id))
+
+    def _delete_message(self, params: JSON, _files: dict[str, bytes]) -> bool:
+        chat = self._chat_for(params)
+        message_id = _as_int(params.get("message_id"))
+        if message_id is None or (chat["id"], message_id) not in self.messages:
+            raise _bad_request("message to delete not found")
+        self.delete_message(chat["id"], message_id)
+        return True
+
+    def _reply_target(self, chat_id: int, params: JSON) -> int | None:
+        """The message a new one answers: none if it was deleted and the bot allows that.
+
+        Telegram refuses a reply to a deleted message unless ``allow_sending_without_reply``
+        (in ``reply_parameters`` or, in older clients, on its own), then sends it plainly.
+        """
+        reply = params.get("reply_parameters")
+        reply = reply if isinstance(reply, dict) else {}
+        target = params.get("reply_to_message_id")
+        target = _as_int(reply.get("message_id") if target is None else target)
+        if target is None or (chat_id, target) not in self.deleted:
+            return target
+        if reply.get("allow_sending_without_reply", params.get("allow_sending_without_reply")):
+            return None
+        raise _bad_request("message to be replied not found")
 
     def _editable(self, params: JSON) -> JSON:
         if params.get("inline_message_id"):

@@ -14,6 +14,7 @@ from bot.core.store import Store, format_ts
 from bot.tg.app import EXIT_CONFLICT
 from tests.bot_harness import ADMIN, START, RunningBot, running_bot, until
 from tests.fake_telegram import TOKEN
+from tests.test_tg_formatting import visible
 
 USER, OTHER_USER = 1001, 1002
 GROUP = -1001234567890
@@ -54,13 +55,17 @@ async def test_start_subscribes_and_stop_keeps_settings(tmp_path: Path) -> None:
 
 
 async def test_corr_replies_with_every_equity_and_the_leader(tmp_path: Path) -> None:
-    """/corr shows the headline crypto against each equity, both windows, as-of date."""
+    """/corr shows each equity over both windows with 95% intervals, and the tested leader."""
     async with running_bot(tmp_path) as bot:
         bot.server.send_command("/corr", chat_id=USER, user_id=USER)
         [reply] = await bot.server.wait_for_reply(USER)
     assert reply.parse_mode == "HTML"
-    for text in ("BTC vs US equities", "PSCT", "IWM", "QQQ", "30d", "90d", "Most correlated with"):
+    for text in ("BTC vs US equities", "PSCT", "IWM", "QQQ", "30d", "90d", "95%"):
         assert text in reply.text
+    lines = visible(reply.text).splitlines()
+    [leader] = [line for line in lines if line.startswith("Leading equity: ")]
+    assert "Williams' test" in leader
+    assert ("ahead beyond noise" in leader) != ("statistically tied" in leader)
     assert "as of the 2024-06-03 NYSE close" in reply.text
 
 
@@ -86,6 +91,44 @@ async def test_corr_before_the_first_computation_says_when(tmp_path: Path) -> No
         [reply] = await bot.server.wait_for_reply(USER)
     assert "not computed yet" in reply.text
     assert "Tuesday 2024-06-04 17:30 EDT" in reply.text
+
+
+async def test_about_weighs_the_study_against_the_latest_numbers(tmp_path: Path) -> None:
+    """/about explains the study and gives today's evidence on each claim, with its tests."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/about", chat_id=USER, user_id=USER)
+        [reply] = await bot.server.wait_for_reply(USER)
+    assert reply.parse_mode == "HTML"
+    assert "In January 2025 JPMorgan" in reply.text
+    assert "As of the 2024-06-03 NYSE close:" in reply.text
+    claims = (
+        "Crypto moves most with small-cap tech (PSCT): ",
+        "More than with large-cap tech (QQQ): ",
+        "Stronger for BTC than for the altcoins: ",
+        "Positive since 2020: ",
+        "Highest when tech is re-priced: not settled",
+    )
+    lines = visible(reply.text).splitlines()
+    for claim in claims:
+        [line] = [line for line in lines if line.startswith(claim)]
+        assert line.rsplit(": ", 1)[1] in {"evidence for", "evidence against", "not settled"}
+    assert "BTC~PSCT " in reply.text
+    assert "(Williams' test p=" in reply.text
+
+
+async def test_about_before_the_first_computation_says_so(tmp_path: Path) -> None:
+    """Before any numbers exist, /about explains the method and says the evidence is to come."""
+    with Store.open(tmp_path / "bot.sqlite3") as store:  # a run is on record: no catch-up
+        stamp = START.strftime("%Y-%m-%dT%H:%M:%SZ")
+        store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+    async with running_bot(tmp_path, ready=False) as bot:
+        bot.server.send_command("/about", chat_id=USER, user_id=USER)
+        [reply] = await bot.server.wait_for_reply(USER)
+    assert "How corrbot measures the link" in reply.text
+    assert "No numbers yet: the evidence on each claim appears here after the first daily run." in (
+        reply.text
+    )
+    assert "evidence for" not in reply.text
 
 
 async def test_chart_sends_a_png(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.charts import comparison_chart, correlation_chart
+from bot.charts import _ALERT_STYLE, comparison_chart, correlation_chart
 from bot.core.analytics import Analytics, compute_analytics
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.regimes import RegimeBands
@@ -49,10 +49,15 @@ def analytics() -> Analytics:
     return _analytics(_returns())
 
 
-def _alert(analytics: Analytics, pair: Pair, position: int, kind: AlertKind) -> Alert:
+def _alert(
+    analytics: Analytics, pair: Pair, position: int, kind: AlertKind, *, notify: bool = True
+) -> Alert:
     session = analytics.sessions[position]
     corr = float(analytics.series(pair, 30).iloc[position])
-    return Alert(kind, pair, 30, session.date(), corr, corr - 0.3, 3.5)
+    episode = None if notify else f"spike:{pair}:30:{analytics.sessions[position - 20].date()}"
+    return Alert(
+        kind, pair, 30, session.date(), corr, corr - 0.3, 3.5, notify=notify, episode=episode
+    )
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -101,6 +106,44 @@ def test_alerts_of_the_pair_are_drawn(analytics: Analytics) -> None:
     assert _chart(analytics, alerts=[own]) != _chart(analytics)
 
 
+def test_every_alert_kind_has_its_own_marker() -> None:
+    """Each kind, settled included, has a style; no two share a shape or a legend label."""
+    assert set(_ALERT_STYLE) == set(AlertKind)
+    assert len({marker for marker, _, _ in _ALERT_STYLE.values()}) == len(AlertKind)
+    assert len({label for _, _, label in _ALERT_STYLE.values()}) == len(AlertKind)
+
+
+@pytest.mark.parametrize("kind", list(AlertKind))
+def test_each_kind_of_alert_is_drawn(analytics: Analytics, kind: AlertKind) -> None:
+    """An alert of any kind, the end of an episode included, changes the image."""
+    follow_up = kind in (AlertKind.REGIME, AlertKind.SETTLED)
+    own = _alert(analytics, PAIR, 300, kind, notify=not follow_up)
+    assert _chart(analytics, alerts=[own]) != _chart(analytics)
+
+
+def test_a_silent_follow_up_is_drawn_unlike_a_push(analytics: Analytics) -> None:
+    """A follow-up inside an episode gets a smaller marker than the alert that notified."""
+    pushed = _alert(analytics, PAIR, 300, AlertKind.SPIKE)
+    silent = _alert(analytics, PAIR, 300, AlertKind.SPIKE, notify=False)
+    assert _chart(analytics, alerts=[silent]) != _chart(analytics, alerts=[pushed])
+
+
+def test_an_episode_of_every_kind_renders(analytics: Analytics) -> None:
+    """A whole episode (push, further rise, band change, end) renders as one phone-sized PNG."""
+    episode = [
+        _alert(analytics, PAIR, 300, AlertKind.SPIKE),
+        _alert(analytics, PAIR, 306, AlertKind.SPIKE, notify=False),
+        _alert(analytics, PAIR, 310, AlertKind.REGIME, notify=False),
+        _alert(analytics, PAIR, 340, AlertKind.SETTLED, notify=False),
+        _alert(analytics, PAIR, 420, AlertKind.DECOUPLING),
+    ]
+    png = _chart(analytics, alerts=episode)
+    assert png.startswith(PNG_MAGIC)
+    width, height = _png_size(png)
+    assert abs(width - 960) <= 4
+    assert abs(height - 540) <= 4
+
+
 def test_since_changes_the_chart(analytics: Analytics) -> None:
     """Limiting the range with ``since`` gives another picture."""
     assert _chart(analytics, since=date(2022, 6, 1)) != _chart(analytics)
@@ -139,7 +182,7 @@ def test_rendering_does_not_use_pyplot() -> None:
         """
         import sys
         from tests.test_charts import PAIR, _analytics, _returns
-        from bot.charts import comparison_chart, correlation_chart
+        from bot.charts import _ALERT_STYLE, comparison_chart, correlation_chart
         from bot.core.regimes import RegimeBands
 
         analytics = _analytics(_returns(200))

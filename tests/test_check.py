@@ -8,7 +8,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bot.cli import main
@@ -21,6 +20,7 @@ from bot.wiring import build_evaluator, build_market_data
 from tests.bot_harness import spawn_corrbot, until
 from tests.fake_telegram import FakeTelegram
 from tests.fakes.clock import ProcessClock
+from tests.fakes.market import write_csv_market
 
 #: Wednesday 2026-12-02, 14:00 UTC: Tuesday's session and the crypto close after it are in.
 AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
@@ -31,26 +31,21 @@ def _sessions(count: int) -> list[str]:
     return [ts.date().isoformat() for ts in nyse().recent_closes(count, AT).index]
 
 
-def _write_prices(folder: Path, sessions: list[str], coupled_from: int) -> None:
-    """Uncorrelated returns, then BTC and PSCT moving together from ``coupled_from`` on."""
-    folder.mkdir()
-    rng = np.random.default_rng(5)
-    n = len(sessions)
-    common = rng.normal(0, 0.02, n)
-    for ticker in ("BTC-USD", "ETH-USD", "PSCT", "IWM", "QQQ"):
-        own = rng.normal(0, 0.02, n)
-        returns = own.copy()
-        if ticker in ("BTC-USD", "PSCT"):
-            returns[coupled_from:] = common[coupled_from:] + 0.2 * own[coupled_from:]
-        closes = 100 * np.exp(np.cumsum(returns))
-        rows = "\n".join(f"{d},{c:.6f}" for d, c in zip(sessions, closes, strict=True))
-        (folder / f"{ticker}.csv").write_text(f"date,close\n{rows}\n")
+#: Sessions of the test market, and the first where BTC and PSCT move together: a year and
+#: more of calm first, so the change test has its baseline.
+SESSIONS, COUPLED_FROM = 400, 320
+
+
+def _write_prices(folder: Path, sessions: list[str]) -> None:
+    """Uncorrelated returns, then BTC and PSCT moving together from ``COUPLED_FROM`` on."""
+    write_csv_market(folder, sessions, COUPLED_FROM)
 
 
 def _config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
-        "data: {crypto_source: csv, equity_source: csv, csv_dir: prices, history_sessions: 250}\n"
+        "data: {crypto_source: csv, equity_source: csv, csv_dir: prices, "
+        f"history_sessions: {SESSIONS}}}\n"
         "storage: {path: corrbot.sqlite3}\n" + extra
     )
     return path
@@ -73,20 +68,22 @@ async def test_dry_run_prints_what_would_be_sent_and_records_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--dry-run shows the catch-up alert and its audience, and leaves the store as it was."""
-    sessions = _sessions(200)
-    _write_prices(tmp_path / "prices", sessions, coupled_from=150)
+    sessions = _sessions(SESSIONS)
+    _write_prices(tmp_path / "prices", sessions)
     config = _config(tmp_path)
-    await _warm_up_until(config, sessions[140], chats=2)
+    await _warm_up_until(config, sessions[COUPLED_FROM - 10], chats=2)
     with Store.open(tmp_path / "corrbot.sqlite3") as store:
         states_before = store.engine_states(30)
     with ProcessClock(AT):
         status = await asyncio.to_thread(main, ["check", "--dry-run", "--config", str(config)])
     out = capsys.readouterr().out
     assert "Dry run: data as of" in out
-    assert "--- regime:BTC~PSCT:30:" in out
+    assert "--- spike:BTC~PSCT:30:" in out
     assert "to 2 chat(s) ---" in out
-    assert "While the bot was offline, BTC~PSCT moved from" in out
-    assert "to coupled" in out
+    assert out.count("--- ") == 1, "one summary of the coupling, not its every step"
+    assert "While the bot was offline, BTC started moving with PSCT" in out
+    # warmed up at 23:00 UTC, before that day's crypto close: the session before was the last
+    assert f"(last seen on {sessions[COUPLED_FROM - 11]})" in out
     with Store.open(tmp_path / "corrbot.sqlite3") as store:
         assert store.query("SELECT COUNT(*) FROM alerts")[0][0] == 0
         assert store.query("SELECT COUNT(*) FROM deliveries")[0][0] == 0
@@ -115,8 +112,8 @@ async def test_sigkill_during_a_broadcast_then_restart_delivers_each_message_onc
 ) -> None:
     """Killed mid-broadcast, the next run delivers the rest; only in-flight ones repeat."""
     chats, concurrency = 40, 2
-    sessions = _sessions(200)
-    _write_prices(tmp_path / "prices", sessions, coupled_from=150)
+    sessions = _sessions(SESSIONS)
+    _write_prices(tmp_path / "prices", sessions)
     async with FakeTelegram() as server:
         server.latency = 0.05
         config = _config(
@@ -124,7 +121,7 @@ async def test_sigkill_during_a_broadcast_then_restart_delivers_each_message_onc
             f"telegram: {{api_base_url: '{server.base_url}'}}\n"
             f"delivery: {{concurrency: {concurrency}, messages_per_second: 20}}\n",
         )
-        await _warm_up_until(config, sessions[140], chats=chats)
+        await _warm_up_until(config, sessions[COUPLED_FROM - 10], chats=chats)
         first = await _run_check(config)
         await until(lambda: len(server.sent) >= chats // 3, 60, "a third of the broadcast")
         first.send_signal(signal.SIGKILL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from bot import __version__
 from bot.cli import main
 from bot.core.calendar import nyse
 from tests.fakes.clock import INSTANTS, ProcessClock
+from tests.fakes.market import write_csv_market
 
 #: Wednesday 2026-12-02, 14:00 UTC: Tuesday's session and the crypto close after it are in.
 AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
@@ -151,46 +153,50 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "usage: corrbot" in capsys.readouterr().err
 
 
-def _write_long_csv_universe(folder: Path, sessions: int = 300) -> list[str]:
-    """Correlated random walks for the default universe over the last ``sessions`` sessions."""
-    import numpy as np
-
-    folder.mkdir()
-    dates = _recent_sessions(sessions)
-    rng = np.random.default_rng(11)
-    factor = rng.normal(0, 0.02, len(dates))
-    for ticker in ("BTC-USD", "ETH-USD", "PSCT", "IWM", "QQQ"):
-        returns = 0.6 * factor + rng.normal(0, 0.02, len(dates))
-        closes = 100 * np.exp(np.cumsum(returns))
-        rows = "\n".join(f"{d},{c:.6f}" for d, c in zip(dates, closes, strict=True))
-        (folder / f"{ticker}.csv").write_text(f"date,close\n{rows}\n")
-    return dates
+#: The backtest's market: calm, then BTC and PSCT moving together from this session on.
+BACKTEST_SESSIONS, BACKTEST_COUPLED_FROM = 500, 400
 
 
 def test_backtest_writes_csvs_chart_and_per_year_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`corrbot backtest` writes the three files with the documented columns."""
-    dates = _write_long_csv_universe(tmp_path / "prices")
+    dates = _recent_sessions(BACKTEST_SESSIONS)
+    write_csv_market(tmp_path / "prices", dates, BACKTEST_COUPLED_FROM)
     config = tmp_path / "config.yaml"
     config.write_text(
         "data: {crypto_source: csv, equity_source: csv, csv_dir: prices}\n"
         "storage: {path: corrbot.sqlite3}\n"
     )
     out = tmp_path / "out"
-    start = dates[150]
+    start = dates[300]
     assert main(["backtest", "--config", str(config), "--start", start, "--out", str(out)]) == 0
     correlations = (out / "correlations.csv").read_text().splitlines()
     assert correlations[0] == "date,crypto,equity,window,corr"
     assert min(line.split(",")[0] for line in correlations[1:]) == start
-    alerts = (out / "alerts.csv").read_text().splitlines()
-    assert alerts[0] == (
-        "date,kind,crypto,equity,window,corr,prev_corr,z,regime_from,regime_to,message"
-    )
+    with (out / "alerts.csv").open(newline="") as file:
+        header, *rows = list(csv.reader(file))
+    columns = "date,kind,crypto,equity,window,corr,prev_corr,z,regime_from,regime_to,message"
+    assert ",".join(header) == f"{columns},direction,lower,upper,notify"
+    alerts = [dict(zip(header, row, strict=True)) for row in rows]
+    assert {a["direction"] for a in alerts} <= {"up", "down"}
+    assert {a["notify"] for a in alerts} <= {"true", "false"}
+    for alert in alerts:
+        assert float(alert["lower"]) < float(alert["corr"]) < float(alert["upper"])
+    pushed = [a for a in alerts if a["notify"] == "true"]
+    assert [(a["kind"], a["crypto"], a["equity"], a["direction"]) for a in pushed] == [
+        ("spike", "BTC", "PSCT", "up")
+    ], "the one change in the market, told once"
+    assert pushed[0]["date"] >= dates[BACKTEST_COUPLED_FROM]
+    assert pushed[0]["message"].startswith("BTC is moving with PSCT")
+    follow_ups = [a for a in alerts if a["notify"] == "false"]
+    assert follow_ups, "the correlation reaching another band follows the opening"
+    assert all(a["date"] > pushed[0]["date"] for a in follow_ups)
     assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")
     printed = capsys.readouterr().out
     assert "year" in printed
     assert "BTC~PSCT" in printed
+    assert "follow-ups" in printed
 
 
 def test_backtest_rejects_a_bad_date(capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,7 +215,10 @@ def test_demo_runs_offline_and_writes_its_chart(
     assert main(["demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "a synthetic market (seed 7, no network)" in printed
-    assert "alerts in all; the last 3 as a subscriber reads them" in printed
+    assert re.search(
+        r"\d+ alerts pushed in all \(and \d+ silent follow-ups\); the last 3 as a ", printed
+    )
+    assert "crypto sampled at" in printed
     assert "The /corr reply today" in printed
     assert f"Chart: {(out / 'chart.png').resolve()}" in printed
     assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")

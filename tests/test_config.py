@@ -139,3 +139,78 @@ def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_token_is_not_a_config_key() -> None:
     """The bot token can only come from the environment, never from the YAML."""
     assert "unknown key" in _error({"telegram": {"token": "123:abc"}})
+
+
+def test_an_old_spike_section_is_refused_naming_its_replacement() -> None:
+    """A config written for the old alerts.spike rule says what took its place."""
+    message = _error({"alerts": {"spike": {"z": 3.0, "cooldown_sessions": 15}}})
+    assert "alerts.spike: replaced by alerts.shift" in message
+    assert "z, rearm_z, baseline_sessions, settle_sessions, clip, vol_halflife, lead" in message
+
+
+def test_an_old_spike_section_in_a_file_is_refused_naming_its_replacement(tmp_path: Path) -> None:
+    """The same from a file on disk, as `corrbot run` reads it."""
+    path = tmp_path / "config.yaml"
+    path.write_text("alerts:\n  spike: {z: 3.0, min_change: 0.35}\n")
+    with pytest.raises(ConfigError, match=r"alerts\.spike: replaced by alerts\.shift"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("z", [0, -3.0, 1.0])
+def test_a_firing_threshold_below_the_range_names_the_key_and_bound(z: float) -> None:
+    """alerts.shift.z under 1.5 would fire on noise: refused, naming the key and the bound."""
+    message = _error({"alerts": {"shift": {"z": z}}})
+    assert "alerts.shift.z: Input should be greater than or equal to 1.5" in message
+
+
+def test_a_firing_threshold_above_the_range_names_the_key_and_bound() -> None:
+    """alerts.shift.z over 10 could never fire: refused, naming the key and the bound."""
+    message = _error({"alerts": {"shift": {"z": 50}}})
+    assert "alerts.shift.z: Input should be less than or equal to 10" in message
+
+
+@pytest.mark.parametrize(("z", "rearm_z"), [(2.5, 2.5), (3.0, 4.0)])
+def test_rearm_at_or_above_the_firing_threshold_names_both_keys(z: float, rearm_z: float) -> None:
+    """The rule re-arms under rearm_z, so rearm_z must be below z; the error names both."""
+    message = _error({"alerts": {"shift": {"z": z, "rearm_z": rearm_z}}})
+    assert f"alerts.shift.rearm_z: {rearm_z:g} must be below alerts.shift.z ({z:g})" in message
+
+
+def test_a_rearm_of_zero_is_refused() -> None:
+    """With rearm_z 0 no session is ever quiet, so no episode could settle."""
+    message = _error({"alerts": {"shift": {"rearm_z": 0}}})
+    assert "alerts.shift.rearm_z: Input should be greater than 0" in message
+
+
+def test_a_baseline_no_longer_than_the_window_is_refused() -> None:
+    """The window is tested against the sessions before it, so the baseline must be longer."""
+    raw = {"analysis": {"windows": [90, 120], "headline_window": 120}}
+    message = _error({**raw, "alerts": {"shift": {"baseline_sessions": 100}}})
+    assert "alerts.shift.baseline_sessions: 100 must exceed analysis.headline_window (120)" in (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "bound"),
+    [
+        ("settle_sessions", 0, "greater than or equal to 1"),
+        ("clip", 0, "greater than or equal to 1"),
+        ("vol_halflife", 0, "greater than or equal to 2"),
+        ("baseline_sessions", 20, "greater than or equal to 60"),
+    ],
+)
+def test_shift_settings_out_of_range_name_the_key_and_bound(
+    key: str, value: float, bound: str
+) -> None:
+    """Each alerts.shift key outside its range is named with the bound it broke."""
+    message = _error({"alerts": {"shift": {key: value}}})
+    assert f"alerts.shift.{key}: Input should be {bound}" in message
+
+
+def test_the_rules_read_their_defaults_from_the_rule_modules() -> None:
+    """The engine's settings built from a default Config equal the engine's own defaults."""
+    from bot.core.engine import AlertSettings
+    from bot.wiring import build_alert_settings
+
+    assert build_alert_settings(Config()) == AlertSettings()

@@ -1,225 +1,353 @@
-"""The alert engine on scenarios with known right answers."""
+"""The alert engine: rules, then episodes, on histories with known right answers."""
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import json
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bot.core.engine import AlertEngine, AlertSettings, PairState
-from bot.core.models import AlertKind, Pair
-from bot.core.regimes import RegimeBands
+from bot.config import Config
+from bot.core.engine import AlertEngine, AlertSettings, PairScan, PairState
+from bot.core.models import Alert, AlertKind, Pair
+from bot.wiring import build_alert_settings
 
 PAIR = Pair("BTC", "PSCT")
-SETTINGS = AlertSettings(
-    window=30,
-    bands=RegimeBands((-0.2, 0.2, 0.5), hysteresis=0.05),
-    confirm_sessions=3,
-    spike_z=3.0,
-    spike_min_change=0.35,
-    cooldown_sessions=15,
-    override_z=1.0,
-)
+ENGINE = AlertEngine(AlertSettings())
+ONSET = 400
+#: 0.1, a coupling to 0.85, back to 0.1 (settles), a coupling again.
+STORY = [0.1] * ONSET + [0.85] * 150 + [0.1] * 250 + [0.85] * 100
 
 
-def _series(values: list[float], start: str = "2024-01-02") -> pd.Series:
-    return pd.Series(values, index=pd.bdate_range(start, periods=len(values)), dtype="float64")
+def returns(corr: Sequence[float], seed: int, paths: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian (crypto, equity) daily returns with the given per-session correlation."""
+    rng = np.random.default_rng(seed)
+    rho = np.asarray(corr, dtype=float)
+    common = rng.standard_normal((paths, len(rho)))
+    own = rng.standard_normal((paths, len(rho)))
+    return 0.035 * (rho * common + np.sqrt(1 - rho**2) * own), 0.015 * common
 
 
-def _run(corr: list[float], prev: list[float] | None = None, **kwargs):  # type: ignore[no-untyped-def]
-    engine = AlertEngine(SETTINGS)
-    corr_s = _series(corr)
-    prev_s = _series(prev if prev is not None else [math.nan] * len(corr))
-    state = kwargs.pop("state", PairState())
-    return engine.advance(
-        PAIR, corr_s, prev_s, state, mode=kwargs.pop("mode", "backtest"), **kwargs
-    )
+def history(corr: Sequence[float], seed: int) -> tuple[pd.Series, pd.Series]:
+    crypto, equity = returns(corr, seed)
+    index = pd.bdate_range("2018-01-01", periods=len(corr))
+    return pd.Series(crypto[0], index=index), pd.Series(equity[0], index=index)
 
 
-def _day(position: int) -> date:
-    return pd.bdate_range("2024-01-02", periods=position + 1)[-1].date()
+def scanned(corr: Sequence[float] = STORY, seed: int = 2) -> PairScan:
+    return ENGINE.scan(PAIR, *history(corr, seed))
 
 
-def test_first_correlation_sets_the_regime_silently() -> None:
-    """The first valid session sets the regime without an alert."""
-    state, alerts = _run([0.3, 0.31, 0.29])
-    assert state.regime == "linked"
+def opening(scan: PairScan) -> int:
+    """The position of the first event that opens an episode."""
+    return next(e.position for e in scan.events if e.opens)
+
+
+def told(alerts: list[Alert]) -> list[tuple[AlertKind, date, bool]]:
+    return [(a.kind, a.session, a.notify) for a in alerts if a.kind is not AlertKind.REGIME]
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def test_alert_settings_defaults_are_the_configured_defaults() -> None:
+    """One source of defaults: AlertSettings() equals what the default config builds."""
+    assert build_alert_settings(Config()) == AlertSettings()
+
+
+def test_the_alert_window_and_variance_follow_the_shift_rule() -> None:
+    """The headline window is the shift window; a lead-adjusted correlation has variance 2."""
+    settings = AlertSettings()
+    assert settings.window == settings.shift.window
+    assert settings.variance == 1.0
+    lead = AlertSettings(shift=dataclasses.replace(settings.shift, lead=True))
+    assert lead.variance == 2.0
+
+
+# -- first sight, walking, until ----------------------------------------------------------
+
+
+def test_backtest_tells_the_coupling() -> None:
+    """In a backtest the spike after the onset is pushed, with its numbers."""
+    scan = scanned()
+    _, alerts = ENGINE.advance(scan, PairState(), mode="backtest")
+    first = next(a for a in alerts if a.notify)
+    assert first.kind is AlertKind.SPIKE
+    assert first.notify
+    assert ONSET <= scan.sessions.index(first.session) < ONSET + 30
+    assert first.corr > first.prev_corr
+    assert first.lower < first.corr < first.upper
+    assert first.z >= ENGINE.settings.shift.z
+
+
+def test_live_first_sight_is_a_silent_warm_up() -> None:
+    """A pair seen for the first time live tells nothing but remembers what happened.
+
+    The state holds the last session and an untold episode.
+    """
+    scan = scanned([0.1] * ONSET + [0.85] * 60)
+    state, alerts = ENGINE.advance(scan, PairState(), mode="live")
     assert alerts == []
+    assert state.last_session == scan.sessions[-1]
+    assert state.episode is not None
+    assert not state.episode.told
+    _, backtest = ENGINE.advance(scan, PairState(), mode="backtest")
+    assert any(a.notify for a in backtest)
 
 
-def test_regime_change_is_confirmed_after_three_sessions() -> None:
-    """A new band must hold three consecutive sessions; the alert is on the third."""
-    state, alerts = _run([0.3] * 5 + [0.6] * 5)
-    assert [(a.kind, a.session, a.regime_from, a.regime_to) for a in alerts] == [
-        (AlertKind.REGIME, _day(7), "linked", "coupled")
-    ]
-    assert state.regime == "coupled"
-
-
-def test_hysteresis_keeps_the_regime_near_an_edge() -> None:
-    """Crossing 0.5 by less than the hysteresis never leaves 'linked'."""
-    state, alerts = _run([0.3] + [0.48, 0.52, 0.54, 0.53, 0.51, 0.54, 0.52] * 3)
+def test_told_false_walks_silently() -> None:
+    """An explicit warm-up in a backtest tells nothing either."""
+    scan = scanned([0.1] * ONSET + [0.85] * 60)
+    state, alerts = ENGINE.advance(scan, PairState(), mode="backtest", told=False)
     assert alerts == []
-    assert state.regime == "linked"
+    assert state.episode is not None
+    assert not state.episode.told
 
 
-def test_a_short_excursion_is_not_confirmed() -> None:
-    """Two sessions in another band, then back: no alert, and the count starts over."""
-    state, alerts = _run([0.3] * 3 + [0.6, 0.6] + [0.3] + [0.6, 0.6] + [0.3])
-    assert alerts == []
-    assert state.pending is None
-
-
-def test_a_jump_two_bands_away_is_one_alert() -> None:
-    """From decoupled straight to coupled is one regime alert, not two."""
-    _, alerts = _run([0.0] * 3 + [0.7] * 3)
-    assert [(a.regime_from, a.regime_to) for a in alerts if a.kind is AlertKind.REGIME] == [
-        ("decoupled", "coupled")
-    ]
-
-
-def test_spike_needs_both_z_and_absolute_change() -> None:
-    """A jump clearing the z test and the minimum change is a spike; a smaller one is not."""
-    # z of 0.0 -> 0.70 over 30 sessions is about +3.2; 0.0 -> 0.60 is about +2.7.
-    _, big = _run([0.0, 0.70], prev=[0.0, 0.0])
-    _, small = _run([0.0, 0.60], prev=[0.0, 0.0])
-    assert [a.kind for a in big] == [AlertKind.SPIKE]
-    assert big[0].z == pytest.approx(math.atanh(0.70) / math.sqrt(2 / 27))
-    assert small == []
-
-
-def test_change_threshold_blocks_a_significant_but_small_move() -> None:
-    """High z from near-perfect correlations but a change under min_change: no spike."""
-    _, alerts = _run([0.90, 0.97], prev=[0.90, 0.90])
-    assert [a for a in alerts if a.kind is AlertKind.SPIKE] == []
-
-
-def test_decoupling_is_a_fall_by_the_same_test() -> None:
-    """A sudden fall is a decoupling alert with a negative z."""
-    _, alerts = _run([0.7, 0.0], prev=[0.7, 0.7])
-    decouplings = [a for a in alerts if a.kind is AlertKind.DECOUPLING]
-    assert len(decouplings) == 1
-    assert decouplings[0].z < -3.0
-    assert decouplings[0].change == pytest.approx(-0.7)
-
-
-def test_cooldown_silences_a_persistent_spike() -> None:
-    """A spike condition lasting 20 sessions alerts on day 0 and again once cooled down."""
-    corr = [0.7] * 20
-    _, alerts = _run(corr, prev=[0.0] * 20)
-    spikes = [a.session for a in alerts if a.kind is AlertKind.SPIKE]
-    assert spikes == [_day(0), _day(15)]
-
-
-def test_a_larger_move_breaks_through_the_cooldown() -> None:
-    """Within the cooldown, a move stronger by override_z in z still alerts."""
-    corr = [0.70, 0.70, 0.90]
-    _, alerts = _run(corr, prev=[0.0, 0.0, 0.0])
-    assert [a.session for a in alerts if a.kind is AlertKind.SPIKE] == [_day(0), _day(2)]
-
-
-def test_directions_cool_down_separately() -> None:
-    """A decoupling right after a spike is not silenced by the spike's cooldown."""
-    _, alerts = _run([0.7, 0.0], prev=[0.0, 0.7])
-    assert [a.kind for a in alerts if a.kind is not AlertKind.REGIME] == [
-        AlertKind.SPIKE,
-        AlertKind.DECOUPLING,
-    ]
-
-
-def test_missing_correlation_is_skipped_without_changing_the_regime() -> None:
-    """NaN sessions neither confirm nor reset a pending change."""
-    state, alerts = _run([0.3, 0.6, math.nan, 0.6, math.nan, 0.6])
-    assert [(a.regime_from, a.regime_to) for a in alerts] == [("linked", "coupled")]
-    assert alerts[0].session == _day(5)
-    assert state.last_session == _day(5)
+def test_advance_walks_only_the_sessions_after_the_last_one_seen() -> None:
+    """A state past the spike gets no spike; a state before it does."""
+    scan = scanned()
+    spike = opening(scan)
+    after = PairState(last_session=scan.sessions[spike])
+    before = PairState(last_session=scan.sessions[spike - 1])
+    _, none = ENGINE.advance(scan, after, mode="backtest", until=scan.sessions[spike + 5])
+    _, some = ENGINE.advance(scan, before, mode="backtest", until=scan.sessions[spike + 5])
+    assert [a for a in none if a.kind is AlertKind.SPIKE] == []
+    assert [a.session for a in some if a.kind is AlertKind.SPIKE] == [scan.sessions[spike]]
 
 
 def test_rerunning_the_same_sessions_creates_nothing() -> None:
-    """Advancing a state that has seen every session yields no alert."""
-    corr = [0.3] * 5 + [0.6] * 5
-    state, first = _run(corr)
-    again, second = _run(corr, state=state)
+    """Advancing a state that has seen every session yields no alert and the same state."""
+    scan = scanned()
+    state, first = ENGINE.advance(scan, PairState(), mode="backtest")
+    again, second = ENGINE.advance(scan, state, mode="backtest")
     assert first
     assert second == []
     assert again == state
 
 
-def test_live_first_sight_warms_up_silently() -> None:
-    """A pair never seen before produces no alert in live mode, only state."""
-    state, alerts = _run([0.3] * 5 + [0.6] * 5, mode="live")
-    assert alerts == []
-    assert state.regime == "coupled"
-    assert state.last_session == _day(9)
+def test_until_stops_there() -> None:
+    """``until`` leaves later sessions, and their alerts, for a later run."""
+    scan = scanned()
+    spike = opening(scan)
+    stop = scan.sessions[spike - 1]
+    state, alerts = ENGINE.advance(scan, PairState(), mode="backtest", until=stop)
+    assert state.last_session == stop
+    assert all(a.session <= stop for a in alerts)
+    assert not any(a.kind is AlertKind.SPIKE for a in alerts)
+    _, rest = ENGINE.advance(scan, state, mode="backtest")
+    assert rest[0].session > stop
 
 
-def test_live_single_new_session_alerts_normally() -> None:
-    """The daily run with one new session reports what happened that session."""
-    corr = [0.3] * 5 + [0.6] * 3
-    warm, _ = _run(corr[:-1], mode="live")
-    state, alerts = _run(corr, state=warm, mode="live")
-    assert [(a.kind, a.session, a.catch_up) for a in alerts] == [(AlertKind.REGIME, _day(7), False)]
-    assert state.regime == "coupled"
+def test_walking_in_steps_equals_walking_at_once_in_a_backtest() -> None:
+    """A backtest in ten chunks tells exactly what one pass tells."""
+    scan = scanned()
+    _, whole = ENGINE.advance(scan, PairState(), mode="backtest")
+    state, pieces = PairState(), []
+    for end in range(99, len(scan.sessions), 100):
+        state, alerts = ENGINE.advance(scan, state, mode="backtest", until=scan.sessions[end])
+        pieces.extend(alerts)
+    assert pieces == whole
 
 
-def test_live_catch_up_reports_the_net_change_once() -> None:
-    """After downtime with several changes, one summary alert tells the net move."""
-    corr = [0.3] * 5 + [0.6] * 5 + [0.0] * 5 + [0.6] * 5
-    prev = [0.3] * 5 + [0.0] * 15  # spikes fire inside the gap, not on its last day
-    warm, _ = _run(corr[:5], prev=prev[:5], mode="live")
-    state, alerts = _run(corr, prev=prev, state=warm, mode="live")
-    assert len(alerts) == 1
-    summary = alerts[0]
-    assert summary.catch_up
-    assert (summary.regime_from, summary.regime_to) == ("linked", "coupled")
-    assert summary.since == _day(4)
-    assert summary.session == _day(19)
-    assert summary.prev_corr == pytest.approx(0.3)
-    assert summary.corr == pytest.approx(0.6)
-    assert state.regime == "coupled"
+def test_live_day_by_day_tells_each_session_as_it_comes() -> None:
+    """Live, one session a day after a warm-up: the spike is pushed on its day."""
+    scan = scanned([0.1] * ONSET + [0.85] * 60)
+    spike = opening(scan)
+    state, _ = ENGINE.advance(scan, PairState(), mode="live", until=scan.sessions[spike - 3])
+    pushed: list[tuple[AlertKind, date, bool]] = []
+    for day in scan.sessions[spike - 2 : spike + 3]:
+        state, alerts = ENGINE.advance(scan, state, mode="live", until=day)
+        pushed.extend((a.kind, a.session, a.catch_up) for a in alerts if a.notify)
+    assert pushed == [(AlertKind.SPIKE, scan.sessions[spike], False)]
 
 
-def test_live_catch_up_with_no_net_change_is_silent() -> None:
-    """Going to another regime and back while offline is not news."""
-    corr = [0.3] * 5 + [0.6] * 5 + [0.3] * 5
-    warm, _ = _run(corr[:5], mode="live")
-    _, alerts = _run(corr, state=warm, mode="live")
-    assert alerts == []
+# -- state ---------------------------------------------------------------------------------
 
 
-def test_live_catch_up_keeps_a_spike_on_the_latest_session() -> None:
-    """A spike on the last caught-up session is current news and is kept."""
-    corr = [0.0] * 5 + [0.0, 0.0, 0.7]
-    prev = [0.0] * 8
-    warm, _ = _run(corr[:5], prev=prev[:5], mode="live")
-    _, alerts = _run(corr, prev=prev, state=warm, mode="live")
-    assert [(a.kind, a.session) for a in alerts] == [(AlertKind.SPIKE, _day(7))]
-
-
-def test_until_stops_at_the_given_session() -> None:
-    """``until`` leaves later sessions for a later run."""
-    state, _ = _run([0.3] * 10, until=_day(4))
-    assert state.last_session == _day(4)
-
-
-def test_alert_key_is_stable() -> None:
-    """The key names rule, pair, window and session."""
-    _, alerts = _run([0.3] * 5 + [0.6] * 5)
-    assert alerts[0].key == f"regime:BTC~PSCT:30:{_day(7).isoformat()}"
-
-
-def test_state_round_trips_through_json() -> None:
-    """The persisted state reads back equal."""
-    state, _ = _run([0.7, 0.3, 0.6], prev=[0.0, 0.7, 0.0])
+def test_pair_state_round_trips_through_json() -> None:
+    """The persisted state reads back equal, an open episode included."""
+    scan = scanned([0.1] * ONSET + [0.85] * 60)
+    state, _ = ENGINE.advance(scan, PairState(), mode="backtest")
+    assert state.episode is not None
     assert PairState.from_json(state.to_json()) == state
+    assert PairState.from_json(PairState().to_json()) == PairState()
 
 
-def test_same_input_same_output() -> None:
-    """The engine is deterministic."""
-    rng = np.random.default_rng(3)
-    corr = list(np.clip(np.cumsum(rng.normal(0, 0.05, 300)), -0.9, 0.9))
-    prev = [math.nan] * 30 + corr[:-30]
-    assert _run(corr, prev=prev) == _run(corr, prev=prev)
+def test_an_old_format_state_is_accepted() -> None:
+    """A state of the earlier engine keeps its last session; its other keys are ignored."""
+    old = json.dumps(
+        {
+            "last_session": "2024-05-06",
+            "regime": "linked",
+            "pending": "coupled",
+            "pending_count": 2,
+            "cooldown": {"spike": "2024-04-30"},
+            "last_z": 1.3,
+        }
+    )
+    assert PairState.from_json(old) == PairState(last_session=date(2024, 5, 6))
+
+
+# -- downtime -----------------------------------------------------------------------------
+
+
+def test_after_downtime_one_catch_up_opening_is_told() -> None:
+    """After downtime only the newest opening is pushed, as a catch-up.
+
+    Many sessions at once, holding a settled coupling and a new one: one alert, marked
+    catch_up since the last session seen.
+    """
+    scan = scanned()
+    state, _ = ENGINE.advance(scan, PairState(), mode="live", until=scan.sessions[ONSET - 20])
+    after, alerts = ENGINE.advance(scan, state, mode="live")
+    [opening_alert] = alerts
+    assert opening_alert.catch_up
+    assert opening_alert.notify
+    assert opening_alert.since == state.last_session
+    assert opening_alert.kind is AlertKind.SPIKE
+    assert after.episode is not None
+    assert after.episode.key == opening_alert.key
+
+
+def test_after_downtime_the_end_of_the_old_episode_is_told_once() -> None:
+    """After downtime the end of the episode open before the gap is told once.
+
+    Its settling (silent, in its episode) and the new opening, and nothing else.
+    """
+    scan = scanned()
+    spike = opening(scan)
+    state, _ = ENGINE.advance(scan, PairState(), mode="live", until=scan.sessions[spike - 1])
+    state, alerts = ENGINE.advance(scan, state, mode="live", until=scan.sessions[spike])
+    assert [a.kind for a in alerts if a.notify] == [AlertKind.SPIKE]
+    old = state.episode
+    assert old is not None
+    assert old.told
+    end, alerts = ENGINE.advance(scan, state, mode="live")
+    catch_ups = [a for a in alerts if a.catch_up]
+    endings = [a for a in alerts if not a.catch_up]
+    assert len(catch_ups) == 1
+    assert catch_ups[0].since == state.last_session
+    assert [(a.kind, a.episode, a.notify) for a in endings] == [(AlertKind.SETTLED, old.key, False)]
+    assert end.episode is not None
+    assert end.episode.key == catch_ups[0].key
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_downtime_never_bursts(seed: int) -> None:
+    """Whatever happened during downtime, at most one opening and one ending are told.
+
+    The opening is marked catch_up since the last session seen.
+    """
+    scan = scanned(seed=seed)
+    state, _ = ENGINE.advance(scan, PairState(), mode="live", until=scan.sessions[ONSET + 5])
+    state, _ = ENGINE.advance(scan, state, mode="live", until=scan.sessions[ONSET + 60])
+    _, alerts = ENGINE.advance(scan, state, mode="live")
+    openings = [a for a in alerts if a.notify]
+    assert len(openings) <= 1
+    assert all(a.catch_up and a.since == state.last_session for a in openings)
+    others = [a for a in alerts if not a.notify]
+    assert len(others) <= 1
+    assert all(a.kind is AlertKind.SETTLED and not a.catch_up for a in others)
+
+
+# -- many paths, long histories ------------------------------------------------------------
+
+
+def test_scans_over_several_paths_equal_scan_path_by_path() -> None:
+    """Five histories in one vectorized pass equal five single scans."""
+    crypto, equity = returns(STORY[:700], seed=6, paths=5)
+    crypto[1, 300] = np.nan
+    equity[3, 450:455] = np.nan
+    index = pd.bdate_range("2018-01-01", periods=crypto.shape[1])
+    sessions = tuple(index.date)
+    together = ENGINE.scans(PAIR, sessions, crypto, equity)
+    assert sum(len(s.events) for s in together) > 5
+    for path, many in enumerate(together):
+        one = ENGINE.scan(PAIR, pd.Series(crypto[path], index), pd.Series(equity[path], index))
+        assert many.events == one.events
+        assert many.sessions == one.sessions
+        for name in (
+            "corr",
+            "lower",
+            "upper",
+            "base_corr",
+            "base_lower",
+            "base_upper",
+            "z",
+            "regime",
+        ):
+            np.testing.assert_allclose(
+                getattr(many, name), getattr(one, name), rtol=1e-9, equal_nan=True, err_msg=name
+            )
+
+
+def test_a_long_noisy_history_pushes_at_most_once_per_episode() -> None:
+    """On a correlation wandering for six years, one push per episode start.
+
+    Every push opens its own episode, every follow-up replies to an episode pushed before
+    it, and two pushes in a row while an episode is open go opposite ways.
+    """
+    rng = np.random.default_rng(21)
+    walk = np.clip(0.3 + np.cumsum(rng.normal(0, 0.04, 1500)), -0.6, 0.9)
+    scan = scanned(walk.tolist(), seed=21)
+    _, alerts = ENGINE.advance(scan, PairState(), mode="backtest")
+    pushes = [a for a in alerts if a.notify]
+    assert len(pushes) >= 2
+    assert len({a.key for a in pushes}) == len(pushes)
+    assert all(
+        a.episode == a.key and a.kind in (AlertKind.SPIKE, AlertKind.DECOUPLING) for a in pushes
+    )
+    seen: set[str] = set()
+    direction, open_ = None, False
+    for a in alerts:
+        if a.notify:
+            if open_:
+                assert a.direction != direction
+            seen.add(a.key)
+            direction, open_ = a.direction, True
+        else:
+            assert a.episode in seen
+            if a.kind is AlertKind.SETTLED:
+                open_ = False
+
+
+def test_follow_ups_inside_an_episode_compare_with_its_start() -> None:
+    """A regime change or settling inside an episode quotes the opening's correlation."""
+    scan = scanned()
+    _, alerts = ENGINE.advance(scan, PairState(), mode="backtest")
+    openings = {a.key: a for a in alerts if a.notify}
+    follow_ups = [a for a in alerts if a.kind in (AlertKind.REGIME, AlertKind.SETTLED)]
+    assert follow_ups
+    for a in follow_ups:
+        assert not a.notify
+        assert a.episode is not None
+        assert a.prev_corr == openings[a.episode].corr
+
+
+def test_the_engine_is_deterministic() -> None:
+    """Same history, same alerts."""
+    assert ENGINE.advance(scanned(), PairState(), mode="backtest") == ENGINE.advance(
+        scanned(), PairState(), mode="backtest"
+    )
+
+
+def test_alert_keys_name_rule_pair_window_and_session() -> None:
+    """The key is stable: kind, pair, window, session."""
+    scan = scanned()
+    _, alerts = ENGINE.advance(scan, PairState(), mode="backtest")
+    spike = next(a for a in alerts if a.kind is AlertKind.SPIKE)
+    assert spike.key == f"spike:BTC~PSCT:30:{spike.session.isoformat()}"
+
+
+def test_a_missing_return_on_the_firing_session_does_not_lose_the_spike() -> None:
+    """The coupling is still pushed when one return is missing on the day it would fire."""
+    crypto, equity = history([0.1] * ONSET + [0.85] * 100, seed=1)
+    spike = opening(ENGINE.scan(PAIR, crypto, equity))
+    crypto.iloc[spike] = np.nan
+    _, alerts = ENGINE.advance(ENGINE.scan(PAIR, crypto, equity), PairState(), mode="backtest")
+    assert any(a.kind is AlertKind.SPIKE and a.notify for a in alerts)

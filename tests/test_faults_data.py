@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 import pytest
 from yfinance.exceptions import YFRateLimitError
@@ -32,11 +31,12 @@ from bot.core.sources.base import FetchRequest, FetchResults, Observations, Pric
 from bot.core.sources.ccxt_source import CcxtSource
 from bot.core.sources.synthetic import SyntheticSource
 from bot.core.sources.yfinance_source import YFinanceSource
-from bot.core.store import Store
+from bot.core.store import Store, StoredAlert
 from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data
 from tests.bot_harness import ADMIN, RunningBot, running_bot, until
 from tests.fake_exchange import FakeExchanges
+from tests.fakes.market import StepSource, write_csv_market
 
 HEADLINE = Pair("BTC", "PSCT")
 WINDOW = 30
@@ -149,21 +149,37 @@ def _snapshot_of(store: Store) -> tuple[dict[Pair, str], tuple[int, int, int]]:
 
 
 def _assert_caught_up(result: CheckResult, store: Store) -> None:
-    """A good run evaluated the latest session; alerts from missed days come as one summary."""
+    """A good run evaluated the latest session; what the missed days gave comes as a summary.
+
+    Every alert is of the latest session, or the catch-up summary of an episode that opened
+    meanwhile (dated the session it opened, with the last session seen before the gap), or
+    the silent end of the episode before it. At most one pushes per pair.
+    """
     assert result.ok, result.problems()
     assert result.snapshot is not None
     latest = result.snapshot.as_of
     assert _state(store).last_session == latest
-    assert all(stored.alert.session == latest for stored in result.recorded)
+    for stored in result.recorded:
+        alert = stored.alert
+        assert alert.session <= latest
+        if alert.catch_up:
+            assert alert.notify
+            assert alert.since is not None
+            assert alert.since < alert.session
+        elif alert.session != latest:
+            assert not alert.notify, "only a summary pushes news of an earlier session"
     per_kind = [(s.alert.pair, s.alert.kind) for s in result.recorded]
     assert len(per_kind) == len(set(per_kind)), "at most one alert per pair and kind"
+    pushed = [s.alert.pair for s in result.recorded if s.alert.notify]
+    assert len(pushed) == len(set(pushed)), "at most one push per pair"
     for stored in result.recorded:  # each with its delivery to the subscriber
         rows = store.query(
-            "SELECT d.chat_id FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
-            "WHERE o.alert_id = ?",
+            "SELECT d.chat_id, d.silent FROM deliveries d JOIN outbound o "
+            "ON o.id = d.outbound_id WHERE o.alert_id = ?",
             [stored.id],
         )
         assert [int(str(r[0])) for r in rows] == [SUBSCRIBER]
+        assert [bool(r[1]) for r in rows] == [not stored.alert.notify]
 
 
 # ---- the source seam ---------------------------------------------------------------------
@@ -195,6 +211,20 @@ class Switchable(PriceSource):
                     kept = found.closes[found.closes.index <= self.published_until]
                     results[symbol] = Observations(symbol, kept, found.origin)
         return results
+
+
+#: The step market's first coupled session: the session after :data:`START`.
+COUPLING = date(2024, 6, 4)
+
+
+def _step_market(config: Config) -> StepSource:
+    """Calm for years, then BTC and PSCT couple from :data:`COUPLING` on: alerts are certain."""
+    return StepSource(
+        config.universe.crypto_assets(),
+        config.universe.equity_assets(),
+        nyse(),
+        change=COUPLING,
+    )
 
 
 def _switchable_market(config: Config) -> Switchable:
@@ -287,12 +317,15 @@ async def test_every_exchange_down_holds_the_pair_back_then_catches_up(
 
 
 async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Path) -> None:
-    """Crypto down for many sessions: nothing each day, then one catch-up regime summary."""
+    """Crypto down for many sessions: nothing each day, then the coupling told once."""
     config = _config(tmp_path)
     clock = Clock()
     with _open(config, clock) as store:
-        crypto = _switchable_market(config)
-        service = _service(config, store, _market(config, store, clock, crypto=crypto), clock)
+        market = _step_market(config)
+        crypto = Switchable(market)
+        service = _service(
+            config, store, _market(config, store, clock, crypto=crypto, equities=market), clock
+        )
         assert (await service.check_now()).ok
         warm = _state(store)
         before = _snapshot_of(store)
@@ -305,11 +338,15 @@ async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Pat
         result = await service.check_now()
         _assert_caught_up(result, store)
         after = _state(store)
-    assert after.regime != warm.regime, "seed 7 changes regime during these 121 sessions"
-    [summary] = [s for s in result.recorded if s.alert.kind is AlertKind.REGIME]
+    assert warm.episode is None, "years of calm open nothing"
+    [summary] = result.recorded
+    assert summary.alert.kind is AlertKind.SPIKE
     assert summary.alert.catch_up
     assert summary.alert.since == warm.last_session
-    assert summary.message.startswith("While the bot was offline, BTC~PSCT moved from")
+    assert summary.alert.session >= COUPLING
+    assert after.episode is not None
+    assert after.episode.key == summary.alert.key, "follow-ups will answer the summary"
+    assert summary.message.startswith("While the bot was offline, BTC started moving with PSCT")
 
 
 # ---- Yahoo Finance: rate limits and empty answers ----------------------------------------
@@ -401,39 +438,30 @@ async def test_missing_latest_session_is_stale_and_retried(tmp_path: Path) -> No
 
 # ---- broken prices: negative, zero or not a number ---------------------------------------
 
-CSV_TICKERS = ("BTC-USD", "ETH-USD", "PSCT", "IWM", "QQQ")
-
-
-def _csv_market(folder: Path, sessions: list[date], coupled_from: int) -> dict[str, list[str]]:
-    """Uncorrelated returns, then BTC and PSCT moving together; returns each file's rows."""
-    folder.mkdir()
-    rng = np.random.default_rng(5)
-    common = rng.normal(0, 0.02, len(sessions))
-    files = {}
-    for ticker in CSV_TICKERS:
-        own = rng.normal(0, 0.02, len(sessions))
-        returns = own.copy()
-        if ticker in ("BTC-USD", "PSCT"):
-            returns[coupled_from:] = common[coupled_from:] + 0.2 * own[coupled_from:]
-        closes = 100 * np.exp(np.cumsum(returns))
-        files[ticker] = [f"{d.isoformat()},{c:.6f}" for d, c in zip(sessions, closes, strict=True)]
-        _write_csv(folder, ticker, files[ticker])
-    return files
-
 
 def _write_csv(folder: Path, ticker: str, rows: list[str]) -> None:
     (folder / f"{ticker}.csv").write_text("date,close\n" + "\n".join(rows) + "\n")
 
 
+#: Sessions of the CSV market, and the first one where BTC and PSCT move together: a year
+#: and more of calm first, so the change test has its baseline.
+CSV_SESSIONS, CSV_COUPLED_FROM = 400, 320
+
+
+def _csv_sessions() -> list[date]:
+    return [ts.date() for ts in nyse().recent_closes(CSV_SESSIONS, START).index]
+
+
 def _csv_config(tmp_path: Path, sessions: list[date]) -> tuple[Config, dict[str, list[str]]]:
+    """Uncorrelated returns, then BTC and PSCT moving together; returns each file's rows."""
     folder = tmp_path / "prices"
-    files = _csv_market(folder, sessions, coupled_from=150)
+    files = write_csv_market(folder, sessions, CSV_COUPLED_FROM)
     config = _config(
         tmp_path,
         crypto_source="csv",
         equity_source="csv",
         csv_dir=str(folder),
-        history_sessions=250,
+        history_sessions=len(sessions),
     )
     return config, files
 
@@ -451,11 +479,11 @@ AFTER_MIDNIGHT = 26
 async def test_broken_latest_price_blocks_the_alert_it_would_give(tmp_path: Path, bad: str) -> None:
     """A bad close on the last day blocks the pair (BAD_PRICE shown); once fixed, it alerts."""
     last = date(2024, 6, 3)
-    sessions = [ts.date() for ts in nyse().recent_closes(200, START).index]
+    sessions = _csv_sessions()
     assert sessions[-1] == last
     config, files = _csv_config(tmp_path, sessions)
     folder = tmp_path / "prices"
-    clock = Clock(_at(sessions[140], AFTER_MIDNIGHT))
+    clock = Clock(_at(sessions[CSV_COUPLED_FROM - 10], AFTER_MIDNIGHT))
     with _open(config, clock) as store:
         service = CorrService(
             store,
@@ -464,6 +492,7 @@ async def test_broken_latest_price_blocks_the_alert_it_would_give(tmp_path: Path
             clock=clock,
         )
         assert (await service.check_now()).recorded == []
+        warm = _state(store)
         before = _snapshot_of(store)
         _write_csv(folder, "PSCT", [*files["PSCT"][:-1], f"{last.isoformat()},{bad}"])
         clock.now = _at(last, AFTER_MIDNIGHT)
@@ -480,17 +509,20 @@ async def test_broken_latest_price_blocks_the_alert_it_would_give(tmp_path: Path
         _write_csv(folder, "PSCT", files["PSCT"])  # the provider corrects the close
         fixed = await service.check_now()
         _assert_caught_up(fixed, store)
-    [alert] = [s for s in fixed.recorded if s.alert.kind is AlertKind.REGIME]
-    assert alert.alert.regime_to == "coupled"
-    assert alert.alert.catch_up
+    [alert] = [s.alert for s in fixed.recorded if s.alert.notify]
+    assert alert.kind is AlertKind.SPIKE
+    assert alert.direction == "up"
+    assert alert.catch_up
+    assert alert.since == warm.last_session
+    assert sessions[CSV_COUPLED_FROM] <= alert.session < last
 
 
 async def test_daily_runs_before_the_crypto_close_still_alert(tmp_path: Path) -> None:
     """Daily runs at 17:30 New York with daily-close crypto detect a coupling, as later runs do."""
-    sessions = [ts.date() for ts in nyse().recent_closes(200, START).index]
+    sessions = _csv_sessions()
     config, _ = _csv_config(tmp_path, sessions)
     evening = 21.5  # 17:30 EDT, the default schedule: BTC's daily close is 2.5 h away
-    clock = Clock(_at(sessions[145], evening))
+    clock = Clock(_at(sessions[CSV_COUPLED_FROM - 5], evening))
     with _open(config, clock) as store:
         service = CorrService(
             store,
@@ -499,16 +531,20 @@ async def test_daily_runs_before_the_crypto_close_still_alert(tmp_path: Path) ->
             clock=clock,
         )
         await service.check_now()
-        recorded = []
-        for day in sessions[146:175]:
+        recorded: list[StoredAlert] = []
+        for day in sessions[CSV_COUPLED_FROM - 4 : CSV_COUPLED_FROM + 50]:
             clock.now = _at(day, evening)
             result = await service.check_now()
             assert result.ok, result.problems()
             recorded.extend(result.recorded)
-        regime = _state(store).regime
-    kinds = [(s.alert.kind, s.alert.regime_to) for s in recorded]
-    assert (AlertKind.REGIME, "coupled") in kinds, kinds
-    assert regime == "coupled"
+        episode = _state(store).episode
+    pushed = [s.alert for s in recorded if s.alert.notify]
+    assert [(a.kind, a.direction, a.catch_up) for a in pushed] == [
+        (AlertKind.SPIKE, "up", False)
+    ], [s.alert.key for s in recorded]
+    assert sessions[CSV_COUPLED_FROM] <= pushed[0].session
+    assert episode is not None
+    assert (episode.key, episode.direction) == (pushed[0].key, "up")
 
 
 # ---- the bot's job path: retries and what the admins are told ----------------------------

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import ReplyParameters
+from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 import bot.tg  # noqa: F401 - sets PTB_TIMEDELTA before any RetryAfter is built
@@ -32,7 +34,7 @@ from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.store import Store, parse_ts
-from bot.core.subscribers import Subscribers
+from bot.core.subscribers import Level, Subscribers
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
@@ -350,3 +352,102 @@ async def test_transient_errors_give_up_after_max_attempts(
     assert server.sent == []
     assert chat is not None
     assert chat.active
+
+
+# ---- episodes: a follow-up is a silent reply to the opening ----------------------------------
+
+EPISODE = Alert(AlertKind.SPIKE, Pair("BTC", "PSCT"), 30, date(2024, 8, 5), 0.62, 0.18, 3.4)
+FOLLOW_UP = Alert(
+    AlertKind.REGIME,
+    Pair("BTC", "PSCT"),
+    30,
+    date(2024, 8, 9),
+    0.74,
+    0.62,
+    3.9,
+    "linked",
+    "coupled",
+    notify=False,
+    episode=EPISODE.key,
+)
+
+
+def _record(store: Store, now: Any, alert: Alert) -> None:
+    """Record ``alert`` as the daily job does, titled with its key."""
+    message = Message(title=alert.key, lead="Test alert.", footer="x")
+    store.record_check(
+        [(alert, "text", message.to_json())], window=30, states={}, snapshot=None, now=now
+    )
+
+
+def _statuses(store: Store) -> list[str]:
+    """The status of every delivery, in the order they were queued."""
+    return [str(row[0]) for row in store.query("SELECT status FROM deliveries ORDER BY id")]
+
+
+def _copies(server: FakeTelegram, alert: Alert) -> dict[int, list[Any]]:
+    """What each chat received of ``alert``."""
+    copies: dict[int, list[Any]] = {}
+    for sent in server.sent:
+        if sent.text and alert.key in sent.text:
+            copies.setdefault(sent.chat_id, []).append(sent)
+    return copies
+
+
+async def test_a_follow_up_is_a_silent_reply_to_the_opening_in_the_chats_that_got_it(
+    tmp_path: Path, server: FakeTelegram
+) -> None:
+    """Chats that got the opening get the follow-up as a silent reply; later chats nothing."""
+    async with sender_rig(tmp_path, server, chats=(1, 2, 3)) as rig:
+        rig.service.subscribers.update_settings(3, regimes=Level.OFF, now=rig.clock())
+        rig.queue_alert()  # an earlier alert: the opening is not each chat's first message
+        await rig.settle()
+        _record(rig.store, rig.clock(), EPISODE)
+        await rig.settle()
+        rig.service.subscribers.subscribe(4, kind="private", title="", thread_id=None, now=START)
+        _record(rig.store, rig.clock(), FOLLOW_UP)
+        await rig.settle()
+        statuses = set(_statuses(rig.store))
+    openings = {chat: sent for chat, [sent] in _copies(server, EPISODE).items()}
+    replies = {chat: sent for chat, [sent] in _copies(server, FOLLOW_UP).items()}
+    assert statuses == {"sent"}
+    assert sorted(openings) == [1, 2, 3]
+    assert not any(sent.disable_notification for sent in openings.values())
+    assert sorted(replies) == [1, 2], "3 turned band follow-ups off, 4 never saw the opening"
+    for chat, reply in replies.items():
+        opening = openings[chat].message_id
+        assert opening > 1
+        assert reply.disable_notification
+        assert reply.reply_to_message_id == opening
+        assert reply.reply_parameters == {
+            "message_id": opening,
+            "allow_sending_without_reply": True,
+        }
+        assert server.messages[chat, reply.message_id]["reply_to_message"]["message_id"] == opening
+
+
+async def test_a_follow_up_still_goes_when_the_opening_was_deleted(
+    tmp_path: Path, server: FakeTelegram
+) -> None:
+    """The chat deleted the opening: the follow-up arrives anyway, as a plain silent message."""
+    async with sender_rig(tmp_path, server, chats=(1,)) as rig:
+        _record(rig.store, rig.clock(), EPISODE)
+        await rig.settle()
+        [opening] = server.sent_to(1)
+        server.delete_message(1, opening.message_id)
+        _record(rig.store, rig.clock(), FOLLOW_UP)
+        await rig.settle()
+        statuses = _statuses(rig.store)
+        with pytest.raises(BadRequest, match=r"(?i)message to be replied not found"):
+            await rig.sender._bot.send_message(  # without the flag Telegram refuses it
+                1, "reply", reply_parameters=ReplyParameters(opening.message_id)
+            )
+    assert statuses == ["sent", "sent"]
+    [reply] = _copies(server, FOLLOW_UP)[1]
+    assert reply.disable_notification
+    assert reply.reply_to_message_id is None
+    assert reply.reply_parameters == {
+        "message_id": opening.message_id,
+        "allow_sending_without_reply": True,
+    }
+    assert "reply_to_message" not in server.messages[1, reply.message_id]

@@ -266,10 +266,17 @@ BAD: dict[Path_, st.SearchStrategy[Any]] = {
     ),
     ("alerts", "regime", "hysteresis"): floats_outside(0.0, 0.3),
     ("alerts", "regime", "confirm_sessions"): ints_outside(1, 30),
-    ("alerts", "spike", "z"): floats_outside(1.0, 10.0),
-    ("alerts", "spike", "min_change"): floats_outside(0.0, 2.0),
-    ("alerts", "spike", "cooldown_sessions"): ints_outside(0, 250),
-    ("alerts", "spike", "override_z"): floats_outside(0.0, 10.0),
+    ("alerts", "spike"): st.fixed_dictionaries(  # the old rule's section, replaced by shift
+        {"z": st.floats(1.0, 10.0), "cooldown_sessions": st.integers(0, 250)}
+    ),
+    ("alerts", "shift", "z"): floats_outside(1.5, 10.0),
+    ("alerts", "shift", "rearm_z"): floats_outside(0.0, 5.0, low_open=True)
+    | st.floats(3.0, 5.0),  # >= the default z (3.0)
+    ("alerts", "shift", "baseline_sessions"): ints_outside(60, 1000),
+    ("alerts", "shift", "settle_sessions"): ints_outside(1, 250),
+    ("alerts", "shift", "clip"): floats_outside(1.0, 10.0),
+    ("alerts", "shift", "vol_halflife"): floats_outside(2.0, 250.0),
+    ("alerts", "shift", "lead"): JUNK_TEXT | st.integers(2, 9),
     ("telegram", "api_base_url"): texts_except(
         lambda t: re.fullmatch(r"https?://\S+", t) is not None
     ),
@@ -357,7 +364,7 @@ def test_several_bad_keys_are_all_named_at_once(fetch: Fetch) -> None:
 def test_unknown_keys_anywhere_are_named(fetch: Fetch) -> None:
     """A key no section knows, at the top or inside a section, exits 2 as an unknown key."""
     sections = st.sampled_from(
-        [(), ("data",), ("analysis",), ("alerts",), ("alerts", "spike"), ("telegram",),
+        [(), ("data",), ("analysis",), ("alerts",), ("alerts", "shift"), ("telegram",),
          ("schedule",), ("delivery",), ("storage",), ("universe", "crypto", 1)]
     )  # fmt: skip
     names = st.text(PRINTABLE, min_size=1, max_size=30).map(lambda t: f"zz{t}")
@@ -509,11 +516,16 @@ def valid_documents(draw: st.DrawFn) -> dict[str, Any]:
             "hysteresis": draw(st.floats(0.0, 0.3)),
             "confirm_sessions": draw(st.integers(1, 30)),
         },
-        "spike": {
-            "z": draw(st.floats(1.0, 10.0)),
-            "min_change": draw(st.floats(0.0, 2.0)),
-            "cooldown_sessions": draw(st.integers(0, 250)),
-            "override_z": draw(st.floats(0.0, 10.0)),
+        "shift": {
+            "z": (z := draw(st.floats(1.5, 10.0))),
+            "rearm_z": draw(st.floats(0.0, min(z, 5.0), exclude_min=True, exclude_max=True)),
+            "baseline_sessions": draw(
+                st.integers(max(60, document["analysis"]["headline_window"] + 1), 1000)
+            ),
+            "settle_sessions": draw(st.integers(1, 250)),
+            "clip": draw(st.floats(1.0, 10.0)),
+            "vol_halflife": draw(st.floats(2.0, 250.0)),
+            "lead": draw(st.booleans()),
         },
     }
     document["telegram"] = {

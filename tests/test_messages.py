@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 from typing import Any
 
@@ -18,16 +19,29 @@ from bot.core.messages import (
     Message,
     Table,
     alert_message,
+    comparison_text,
     fmt_change,
     fmt_corr,
+    fmt_interval,
+    fmt_p,
     fmt_vol,
+    fmt_with_interval,
     fmt_z,
     render_text,
     snapshot_message,
+    study_evidence,
 )
 from bot.core.models import Alert, AlertKind, Pair, QualityIssue, QualityKind
 from bot.core.regimes import RegimeBands
-from bot.core.snapshot import PairReading, Snapshot, VolReading, build_snapshot
+from bot.core.rules import shift as shift_rule
+from bot.core.snapshot import (
+    Comparison,
+    PairReading,
+    Snapshot,
+    VolReading,
+    build_snapshot,
+)
+from bot.core.stats import fisher_interval, volatility_adjusted
 
 CRYPTO = ("BTC", "ETH")
 EQUITIES = ("PSCT", "QQQ", "IWM")
@@ -108,7 +122,9 @@ def _same_float(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
-def _same_record(a: PairReading | VolReading, b: PairReading | VolReading) -> bool:
+def _same_record(
+    a: PairReading | VolReading | Comparison, b: PairReading | VolReading | Comparison
+) -> bool:
     """Field-by-field equality where NaN equals NaN (NaN != NaN defeats ``==``)."""
     for f in fields(a):
         x, y = getattr(a, f.name), getattr(b, f.name)
@@ -145,7 +161,9 @@ def test_one_blank_equity_does_not_move_as_of_back() -> None:
     assert snapshot.as_of == returns.index[-1].date()
     assert math.isnan(_corr(snapshot, Pair("BTC", "IWM"), HEADLINE))
     assert not math.isnan(_corr(snapshot, BTC_PSCT, HEADLINE))
-    assert snapshot.leader("BTC") == "PSCT"
+    leader = snapshot.leader("BTC")
+    assert leader is not None
+    assert (leader.first, leader.second) == ("PSCT", "QQQ")  # IWM has no correlation today
 
 
 def test_as_of_defaults_to_the_latest_session(psct_leads: Analytics) -> None:
@@ -209,44 +227,81 @@ def test_change_is_nan_when_the_earlier_correlation_did_not_exist(psct_leads: An
 
 
 def test_leader_is_the_first_equity_when_it_leads(psct_leads: Analytics) -> None:
-    """When crypto loads on PSCT, PSCT has the highest headline correlation and leads."""
+    """When crypto loads on PSCT, PSCT is ahead of the runner-up beyond noise (Williams)."""
     snapshot = _snapshot(psct_leads)
     for crypto in CRYPTO:
         headline = {e: _corr(snapshot, Pair(crypto, e), HEADLINE) for e in EQUITIES}
-        assert max(headline, key=headline.__getitem__) == "PSCT"
         assert headline["PSCT"] > max(headline["QQQ"], headline["IWM"]) + 0.2
-        assert snapshot.leader(crypto) == "PSCT"
-    message = snapshot_message(snapshot)
-    assert message.lead == (
-        "Most correlated with PSCT (US small-cap tech): small-cap tech leads today."
-    )
+        leader = snapshot.leader(crypto)
+        assert leader is not None
+        runner_up = max(("QQQ", "IWM"), key=headline.__getitem__)
+        assert (leader.shared, leader.first, leader.second) == (crypto, "PSCT", runner_up)
+        assert leader.significant
+        assert leader.p < 0.05
+    [fact] = [v for k, v in snapshot_message(snapshot).facts if k == "Leading equity"]
+    assert fact.startswith("PSCT (US small-cap tech), BTC~PSCT 0.81 (")
+    assert "PSCT ahead beyond noise (Williams' test p=0.030)" in fact
 
 
 def test_leader_is_another_equity_when_the_first_does_not_lead(qqq_leads: Analytics) -> None:
-    """When crypto loads on QQQ, QQQ leads and the lead says small-cap tech does not."""
+    """When crypto loads on QQQ, QQQ is the leader, and no unknown crypto has one."""
     snapshot = _snapshot(qqq_leads)
     for crypto in CRYPTO:
-        headline = {e: _corr(snapshot, Pair(crypto, e), HEADLINE) for e in EQUITIES}
-        assert headline["QQQ"] > max(headline["PSCT"], headline["IWM"]) + 0.2
-        assert snapshot.leader(crypto) == "QQQ"
+        leader = snapshot.leader(crypto)
+        assert leader is not None
+        assert (leader.first, leader.second) == ("QQQ", "PSCT")
+        assert leader.significant
     assert snapshot.leader("DOGE") is None
-    message = snapshot_message(snapshot, "ETH")
-    assert message.lead == (
-        "Most correlated with QQQ (Nasdaq 100), not PSCT (US small-cap tech): "
-        "small-cap tech does not lead today."
-    )
+    facts = dict(snapshot_message(snapshot, "ETH").facts)
+    assert facts["Leading equity"].startswith("QQQ (Nasdaq 100), ETH~QQQ 0.79 (")
+    assert "QQQ ahead beyond noise" in facts["Leading equity"]
 
 
-def test_leader_uses_the_headline_window_only() -> None:
-    """A higher correlation in a non-headline window does not make a leader."""
-    readings = (
-        PairReading("BTC", "PSCT", 30, 0.40, 0.1, 0.0, 0.0, 0.3, "linked"),
-        PairReading("BTC", "QQQ", 30, 0.35, 0.1, 0.0, 0.0, 0.3, "linked"),
-        PairReading("BTC", "QQQ", 90, 0.90, 0.1, 0.0, 0.0, 0.3, None),
-        PairReading("BTC", "IWM", 30, math.nan, 0.1, 0.0, 0.0, 0.3, None),
-    )
-    snapshot = Snapshot(date(2024, 6, 14), 30, (30, 90), ("BTC",), EQUITIES, readings, ())
-    assert snapshot.leader("BTC") == "PSCT"
+def test_tests_use_the_headline_window_and_its_sessions(psct_leads: Analytics) -> None:
+    """Every comparison holds the headline window's correlations and the sessions they used."""
+    snapshot = _snapshot(psct_leads)
+    for test in (*snapshot.leaders, *snapshot.rivals):
+        for equity, corr in ((test.first, test.corr_first), (test.second, test.corr_second)):
+            reading = snapshot.reading(Pair(test.shared, equity), HEADLINE)
+            assert reading is not None
+            assert corr == reading.corr
+            assert test.sessions == reading.sessions == HEADLINE
+    for test in snapshot.versus:
+        reading = snapshot.reading(Pair(test.first, test.shared), HEADLINE)
+        assert reading is not None
+        assert test.corr_first == reading.corr
+        assert test.corr_first >= test.corr_second
+
+
+def test_rivals_put_the_headline_equity_against_each_other(psct_leads: Analytics) -> None:
+    """rival() finds PSCT against each other equity; against() BTC against each altcoin."""
+    snapshot = _snapshot(psct_leads)
+    assert len(snapshot.rivals) == len(CRYPTO) * (len(EQUITIES) - 1)
+    for crypto in CRYPTO:
+        for other in EQUITIES[1:]:
+            rival = snapshot.rival(crypto, other)
+            assert rival is not None
+            assert {rival.first, rival.second} == {"PSCT", other}
+            assert rival.shared == crypto
+    assert snapshot.rival("BTC", "SPY") is None
+    for equity in EQUITIES:
+        against = snapshot.against(equity, "ETH")
+        assert against is not None
+        assert {against.first, against.second} == {"BTC", "ETH"}
+    assert snapshot.against("PSCT", "DOGE") is None
+
+
+def test_p_agrees_with_the_significance_verdict() -> None:
+    """Just past the critical value p is under 0.05; just before it, above."""
+
+    def comparison(t: float) -> Comparison:
+        return Comparison("BTC", "PSCT", "QQQ", 0.6, 0.4, t, 2.0518, 30)
+
+    assert comparison(2.06).significant
+    assert comparison(2.06).p < 0.05
+    assert not comparison(2.04).significant
+    assert comparison(2.04).p > 0.05
+    assert math.isnan(Comparison("BTC", "PSCT", "QQQ", 0.6, 0.4, 2.5, 2.05).p)  # no sessions
 
 
 def test_regimes_from_the_mapping_are_used_for_the_headline_window(
@@ -330,6 +385,7 @@ def test_json_round_trip_is_exact_including_nan(psct_leads: Analytics) -> None:
     snapshot = _snapshot(
         psct_leads,
         at=psct_leads.sessions[40].date(),
+        bands=RegimeBands(edges=(-0.3, 0.1, 0.35), hysteresis=0.02),
         regimes={BTC_PSCT: "linked"},
         issues=issues,
     )
@@ -351,12 +407,37 @@ def test_json_round_trip_is_exact_including_nan(psct_leads: Analytics) -> None:
     assert back.crypto == snapshot.crypto
     assert back.equities == snapshot.equities
     assert back.labels == snapshot.labels
+    assert back.bands == snapshot.bands
     assert back.warnings == snapshot.warnings == ("PSCT: stale: late",)
     assert len(back.readings) == len(snapshot.readings)
     assert all(_same_record(a, b) for a, b in zip(back.readings, snapshot.readings, strict=True))
     assert len(back.vols) == len(snapshot.vols)
     assert all(_same_record(a, b) for a, b in zip(back.vols, snapshot.vols, strict=True))
+    tests = (*snapshot.leaders, *snapshot.versus, *snapshot.rivals)
+    assert snapshot.leaders
+    assert snapshot.versus
+    assert snapshot.rivals
+    back_tests = (*back.leaders, *back.versus, *back.rivals)
+    assert len(back_tests) == len(tests)
+    assert all(_same_record(a, b) for a, b in zip(back_tests, tests, strict=True))
     assert back.to_json() == text
+
+
+def test_a_snapshot_of_an_earlier_version_reads_without_its_tests(psct_leads: Analytics) -> None:
+    """JSON without leaders, versus, rivals or sessions reads back with none of them."""
+    data = json.loads(_snapshot(psct_leads).to_json())
+    for key in ("leaders", "versus", "rivals", "bands"):
+        del data[key]
+    for reading in data["readings"]:
+        del reading["sessions"]
+    back = Snapshot.from_json(json.dumps(data))
+    assert back.leaders == back.versus == back.rivals == ()
+    assert back.bands == RegimeBands()
+    assert back.leader("BTC") is None
+    reading = back.reading(BTC_PSCT, HEADLINE)
+    assert reading is not None
+    assert math.isnan(reading.interval[0])
+    assert reading.missing == 0
 
 
 # --------------------------------------------------------------------------- number formats
@@ -406,6 +487,7 @@ def test_nan_formats_as_not_available(formatter: Callable[[float], str]) -> None
 # --------------------------------------------------------------------------- alert messages
 
 SESSION = date(2024, 6, 14)
+EPISODE = "spike:BTC~PSCT:30:2024-06-03"  # the key of the alert that opened the episode
 CORRS = {  # (crypto, equity): (30d, 90d)
     ("BTC", "PSCT"): (0.72, 0.55),
     ("BTC", "QQQ"): (0.41, 0.38),
@@ -414,21 +496,60 @@ CORRS = {  # (crypto, equity): (30d, 90d)
     ("ETH", "QQQ"): (0.30, 0.33),
     ("ETH", "IWM"): (0.12, 0.10),
 }
+USUAL = {  # 30-session volatility and its median of the year
+    "BTC": (0.85, 0.60),
+    "ETH": (0.95, 0.75),
+    "PSCT": (0.30, 0.25),
+    "QQQ": (0.22, 0.20),
+    "IWM": (0.26, 0.21),
+}
+CRITICAL = 2.0518  # Student t, 27 degrees of freedom
+LEADERS = (
+    Comparison("BTC", "PSCT", "QQQ", 0.72, 0.41, 2.5, CRITICAL, 30),
+    Comparison("ETH", "PSCT", "QQQ", 0.66, 0.30, 2.9, CRITICAL, 30),
+)
+VERSUS = (
+    Comparison("PSCT", "BTC", "ETH", 0.72, 0.66, 0.6, CRITICAL, 30),
+    Comparison("QQQ", "BTC", "ETH", 0.41, 0.30, 0.9, CRITICAL, 30),
+    Comparison("IWM", "ETH", "BTC", 0.12, -0.05, 1.1, CRITICAL, 30),
+)
 
 
 def _context(
-    vols: dict[str, tuple[float, float]] | None = None, labels: dict[str, str] | None = None
+    vols: dict[str, tuple[float, float]] | None = None,
+    labels: dict[str, str] | None = None,
+    *,
+    leaders: tuple[Comparison, ...] = LEADERS,
+    versus: tuple[Comparison, ...] = VERSUS,
+    sessions: dict[tuple[str, str, int], int] | None = None,
+    corrs: dict[tuple[str, str], tuple[float, float]] | None = None,
 ) -> Snapshot:
-    """A hand-made snapshot; ``vols`` maps a symbol to (30d vol, its median) to override."""
-    readings = tuple(
-        PairReading(c, e, w, CORRS[(c, e)][i], 0.2, 0.05, -0.1, 0.5, "linked" if w == 30 else None)
-        for c in CRYPTO
-        for e in EQUITIES
-        for i, w in enumerate(WINDOWS)
-    )
-    usual = {"BTC": (0.85, 0.60), "ETH": (0.95, 0.75), "PSCT": (0.30, 0.25)}
-    usual |= {"QQQ": (0.22, 0.20), "IWM": (0.26, 0.21)}
-    usual |= vols or {}
+    """A hand-made snapshot; overrides: ``vols`` (30d vol, median), ``corrs`` (30d, 90d)."""
+    usual = USUAL | (vols or {})
+    levels = CORRS | (corrs or {})
+    readings = []
+    for c in CRYPTO:
+        for e in EQUITIES:
+            for i, w in enumerate(WINDOWS):
+                corr = levels[(c, e)][i]
+                ratio = usual[e][0] / usual[e][1] if w == 30 else 1.0
+                readings.append(
+                    PairReading(
+                        c,
+                        e,
+                        w,
+                        corr,
+                        0.2,
+                        0.05,
+                        -0.1,
+                        0.5,
+                        "linked" if w == 30 else None,
+                        sessions=float((sessions or {}).get((c, e, w), w)),
+                        rank_corr=corr - 0.04,
+                        adjusted=volatility_adjusted(corr, ratio),
+                        vol_ratio=ratio,
+                    )
+                )
     vol_readings = tuple(
         VolReading(s, w, usual[s][0] if w == 30 else 0.5, usual[s][1] if w == 30 else 0.5)
         for s in (*CRYPTO, *EQUITIES)
@@ -440,126 +561,245 @@ def _context(
         windows=WINDOWS,
         crypto=CRYPTO,
         equities=EQUITIES,
-        readings=readings,
+        readings=tuple(readings),
         vols=vol_readings,
         labels=LABELS if labels is None else labels,
+        leaders=leaders,
+        versus=versus,
     )
 
 
 def _alert(kind: AlertKind, corr: float, prev: float, z: float, **kwargs: Any) -> Alert:
-    return Alert(kind, BTC_PSCT, 30, SESSION, corr, prev, z, **kwargs)
+    """An alert with the intervals the engine gives: 30 sessions now, 250 the year before."""
+    lower, upper = fisher_interval(corr, 30)
+    prev_lower, prev_upper = fisher_interval(prev, 250)
+    fields: dict[str, Any] = {
+        "lower": lower,
+        "upper": upper,
+        "prev_lower": prev_lower,
+        "prev_upper": prev_upper,
+        "direction": "down" if kind is AlertKind.DECOUPLING else "up",
+    }
+    return Alert(kind, BTC_PSCT, 30, SESSION, corr, prev, z, **(fields | kwargs))
+
+
+def _follow_up(alert: Alert) -> Alert:
+    """``alert`` as a silent reply inside the episode opened on 2024-06-03."""
+    return replace(alert, notify=False, episode=EPISODE)
 
 
 SPIKE = _alert(AlertKind.SPIKE, 0.72, 0.21, 3.25, regime_from="coupled", regime_to="coupled")
 DECOUPLING = _alert(
     AlertKind.DECOUPLING, 0.05, 0.48, -3.4, regime_from="linked", regime_to="linked"
 )
-REGIME = _alert(AlertKind.REGIME, 0.72, 0.45, 2.1, regime_from="linked", regime_to="coupled")
+REGIME = _follow_up(
+    _alert(AlertKind.REGIME, 0.72, 0.45, 2.1, regime_from="linked", regime_to="coupled")
+)
+SETTLED = _follow_up(
+    _alert(AlertKind.SETTLED, 0.30, 0.62, 0.4, regime_from="linked", regime_to="linked")
+)
 CATCH_UP = _alert(
-    AlertKind.REGIME,
+    AlertKind.SPIKE,
     0.72,
     0.41,
-    1.7,
-    regime_from="linked",
+    3.4,
+    regime_from="coupled",
     regime_to="coupled",
     catch_up=True,
     since=date(2024, 6, 3),
 )
+EVERY_KIND = {
+    "spike": SPIKE,
+    "decoupling": DECOUPLING,
+    "further rise": _follow_up(SPIKE),
+    "regime": REGIME,
+    "settled": SETTLED,
+    "catch-up": CATCH_UP,
+}
+
+
+def _ci(corr: float, sessions: int = 30) -> str:
+    return fmt_with_interval(corr, *fisher_interval(corr, sessions))
+
+
+def _row(symbol: str, corr: float) -> tuple[str, str, str]:
+    return (symbol, fmt_corr(corr), fmt_interval(*fisher_interval(corr, 30)))
+
 
 EXPECTED_TABLES = (
     Table(
         "BTC against each equity",
-        ("vs", "30d", "90d"),
-        (("PSCT", "0.72", "0.55"), ("QQQ", "0.41", "0.38"), ("IWM", "-0.05", "n/a")),
-        (1, 2),
+        ("vs", "30d", "95%"),
+        (_row("PSCT", 0.72), _row("QQQ", 0.41), _row("IWM", -0.05)),
+        (1,),
     ),
     Table(
         "Each crypto against PSCT",
-        ("crypto", "30d", "90d"),
-        (("BTC", "0.72", "0.55"), ("ETH", "0.66", "0.49")),
-        (1, 2),
+        ("crypto", "30d", "95%"),
+        (_row("BTC", 0.72), _row("ETH", 0.66)),
+        (1,),
     ),
 )
 VOL_LINE = "BTC 85% (usual 60%), PSCT 30% (usual 25%) annualized"
 FOOTER = "Data as of the 2024-06-14 NYSE close."
+LEADER = (
+    "Leading equity",
+    "PSCT (US small-cap tech), BTC~PSCT 0.72 (0.49 to 0.86) vs BTC~QQQ 0.41 (0.06 to 0.67): "
+    "PSCT ahead beyond noise (Williams' test p=0.019)",
+)
+BTC_VS_ETH = (
+    "BTC vs ETH",
+    "BTC~PSCT 0.72 (0.49 to 0.86) vs ETH~PSCT 0.66 (0.39 to 0.82): "
+    "statistically tied (Williams' test p=0.55)",
+)
 
 
 def test_spike_message() -> None:
-    """A spike names the pair, says why it matters, and gives every number."""
+    """A spike names the move, says why it matters, and gives every number with its interval."""
     message = alert_message(SPIKE, _context())
+    adjusted = volatility_adjusted(0.72, 1.2)
+    adjusted_ci = fmt_with_interval(
+        adjusted, *(volatility_adjusted(v, 1.2) for v in fisher_interval(0.72, 30))
+    )
     assert message == Message(
-        title="BTC~PSCT correlation spike",
-        lead=(
-            "BTC suddenly moves with PSCT (US small-cap tech): "
-            "tech shocks now carry over to crypto."
-        ),
+        title="BTC is moving with PSCT",
+        lead=shift_rule.describe(AlertKind.SPIKE, "BTC", "PSCT (US small-cap tech)")[1],
         facts=(
-            ("Correlation (30 sessions)", "0.72, was 0.21 over the 30 sessions before"),
-            ("Change", "+0.51 (z +3.2)"),
-            ("Regime", "coupled (unchanged)"),
+            ("Correlation (30 sessions)", "0.72 (95%: 0.49 to 0.86)"),
+            ("Compared with", "0.21 (95%: 0.09 to 0.33) over the year before"),
+            ("Test", "z +3.2: co-movement above the year before's, beyond noise"),
+            ("Regime", "coupled"),
+            ("Rank (Spearman)", fmt_with_interval(0.68, *fisher_interval(0.68, 30, variance=1.06))),
+            (
+                "At usual volatility",
+                f"{adjusted_ci}; PSCT is 1.2x as volatile as usual (Forbes and Rigobon)",
+            ),
             ("Volatility", VOL_LINE),
+            LEADER,
+            BTC_VS_ETH,
         ),
         tables=EXPECTED_TABLES,
         footer=FOOTER,
         notes=(),
     )
+    assert message.lead.startswith("BTC now moves with PSCT (US small-cap tech) more than")
 
 
 def test_decoupling_message() -> None:
-    """A decoupling has its own wording and a negative change."""
+    """A decoupling has its own title and a test below the year before."""
     message = alert_message(DECOUPLING, _context())
-    assert message.title == "BTC~PSCT decoupling"
-    assert message.lead == (
-        "BTC has broken away from PSCT (US small-cap tech): its moves are its own again."
+    assert message.title == "BTC is breaking away from PSCT"
+    assert message.lead.startswith("BTC now moves with PSCT (US small-cap tech) less than")
+    facts = dict(message.facts)
+    assert facts["Correlation (30 sessions)"] == _ci(0.05)
+    assert facts["Compared with"] == f"{_ci(0.48, 250)} over the year before"
+    assert facts["Test"] == "z -3.4: co-movement below the year before's, beyond noise"
+    assert facts["Regime"] == (
+        "linked (the correlation is already past the decoupled edge, below 0.2; not yet confirmed)"
     )
-    assert message.facts == (
-        ("Correlation (30 sessions)", "0.05, was 0.48 over the 30 sessions before"),
-        ("Change", "-0.43 (z -3.4)"),
-        ("Regime", "linked (unchanged)"),
-        ("Volatility", VOL_LINE),
-    )
+    assert "Episode" not in facts
     assert message.tables == EXPECTED_TABLES
     assert message.footer == FOOTER
 
 
-def test_regime_message() -> None:
-    """A regime change names both regimes with an arrow and explains the new one."""
+def test_regime_not_yet_caught_up_with_a_rise_says_so() -> None:
+    """A spike to 0.71 while the regime reads decoupled: past the coupled edge, unconfirmed."""
+    alert = _alert(AlertKind.SPIKE, 0.71, 0.10, 3.5, regime_from="decoupled", regime_to="decoupled")
+    facts = dict(alert_message(alert, _context()).facts)
+    assert facts["Regime"] == (
+        "decoupled (the correlation is already past the coupled edge, from 0.5; not yet confirmed)"
+    )
+
+
+def test_regime_past_a_middle_edge_names_its_lower_bound() -> None:
+    """A correlation in the band just above the regime is "above" that band's lower edge."""
+    alert = _alert(AlertKind.SPIKE, 0.35, -0.1, 3.1, regime_from="decoupled", regime_to="decoupled")
+    facts = dict(alert_message(alert, None).facts)
+    assert facts["Regime"] == (
+        "decoupled (the correlation is already past the linked edge, above 0.2; not yet confirmed)"
+    )
+
+
+@pytest.mark.parametrize("corr", [0.72, 0.47])
+def test_regime_in_line_with_the_correlation_has_no_note(corr: float) -> None:
+    """In its band, or past an edge by less than the hysteresis, the regime stands alone."""
+    alert = _alert(AlertKind.SPIKE, corr, 0.1, 3.2, regime_from="coupled", regime_to="coupled")
+    assert dict(alert_message(alert, _context()).facts)["Regime"] == "coupled"
+
+
+def test_regime_note_uses_the_snapshots_bands() -> None:
+    """With edges of the configuration (coupled from 0.8), 0.72 is still linked: no note."""
+    alert = _alert(AlertKind.SPIKE, 0.72, 0.1, 3.2, regime_from="linked", regime_to="linked")
+    assert dict(alert_message(alert, _context()).facts)["Regime"].startswith("linked (")
+    context = replace(_context(), bands=RegimeBands(edges=(-0.3, 0.3, 0.8)))
+    assert dict(alert_message(alert, context).facts)["Regime"] == "linked"
+
+
+def test_a_silent_follow_up_reads_as_one_and_compares_with_the_episode_start() -> None:
+    """A band change inside an episode says it is a follow-up, dated from the episode's start."""
     message = alert_message(REGIME, _context())
-    assert message.title == "BTC~PSCT regime change: linked → coupled"
+    assert message.title == "Follow-up: BTC~PSCT now coupled (linked → coupled)"
     assert message.lead == (
-        "BTC is trading as a tech proxy: shocks to PSCT (US small-cap tech) now reach crypto."
+        "BTC is trading as a tech proxy: shocks to PSCT (US small-cap tech) reach crypto."
     )
-    assert message.facts == (
-        ("Correlation (30 sessions)", "0.72, was 0.45 over the 30 sessions before"),
-        ("Change", "+0.27 (z +2.1)"),
-        ("Regime", "linked → coupled"),
-        ("Volatility", VOL_LINE),
-    )
-    assert message.tables == EXPECTED_TABLES
-    assert message.footer == FOOTER
+    facts = dict(message.facts)
+    assert facts["Compared with"] == f"{_ci(0.45, 250)} when the episode began on 2024-06-03"
+    assert facts["Episode"] == "began on 2024-06-03; this follow-up is sent silently, as a reply"
+    assert facts["Test"] == "z +2.1 against the year before (a band change is not a test by itself)"
+    assert facts["Regime"] == "linked → coupled"
+    pushed = alert_message(replace(REGIME, notify=True, episode=None), _context())
+    assert not pushed.title.startswith("Follow-up")
+    assert "Episode" not in dict(pushed.facts)
 
 
-def test_catch_up_regime_message() -> None:
-    """After downtime the title says so and the before-value is dated at ``since``."""
+def test_a_further_rise_is_a_follow_up_against_the_year_before() -> None:
+    """A change the same way inside an episode is a follow-up; its test is still the year's."""
+    message = alert_message(_follow_up(SPIKE), _context())
+    assert message.title == "Follow-up: BTC~PSCT correlation rises further"
+    facts = dict(message.facts)
+    assert facts["Compared with"] == f"{_ci(0.21, 250)} over the year before"
+    assert facts["Episode"].startswith("began on 2024-06-03")
+    falls = alert_message(_follow_up(DECOUPLING), _context())
+    assert falls.title == "Follow-up: BTC~PSCT correlation falls further"
+
+
+def test_settled_message() -> None:
+    """The end of an episode says the link is back in line, within noise of the year before."""
+    message = alert_message(SETTLED, _context())
+    assert message.title == "Follow-up: BTC~PSCT is back in line with the past year"
+    assert (
+        message.lead == shift_rule.describe(AlertKind.SETTLED, "BTC", "PSCT (US small-cap tech)")[1]
+    )
+    assert message.lead.startswith("How BTC moves with PSCT (US small-cap tech) is back in line")
+    facts = dict(message.facts)
+    assert facts["Correlation (30 sessions)"] == _ci(0.30)
+    assert facts["Compared with"] == f"{_ci(0.62, 250)} when the episode began on 2024-06-03"
+    assert facts["Test"] == "z +0.4: co-movement back within noise of the year before"
+    assert facts["Episode"] == "began on 2024-06-03; it ends here (sent silently, as a reply)"
+
+
+def test_catch_up_message() -> None:
+    """After downtime the title says so and the year before is dated at ``since``."""
     message = alert_message(CATCH_UP, _context())
-    assert message.title == "While the bot was offline, BTC~PSCT moved from linked to coupled"
-    assert message.lead == (
-        "BTC is trading as a tech proxy: shocks to PSCT (US small-cap tech) now reach crypto."
+    assert (
+        message.title
+        == "While the bot was offline, BTC started moving with PSCT (US small-cap tech)"
     )
-    assert message.facts == (
-        ("Correlation (30 sessions)", "0.72, was 0.41 on 2024-06-03"),
-        ("Change", "+0.31 (z +1.7)"),
-        ("Regime", "linked → coupled"),
-        ("Volatility", VOL_LINE),
+    facts = dict(message.facts)
+    assert facts["Compared with"] == (
+        f"{_ci(0.41, 250)} over the year before (last seen on 2024-06-03)"
     )
-    assert message.tables == EXPECTED_TABLES
-    assert message.footer == FOOTER
+    assert "Episode" not in facts
+    regime = replace(REGIME, catch_up=True, notify=True, episode=None)
+    assert alert_message(regime, _context()).title == (
+        "While the bot was offline, BTC~PSCT moved from linked to coupled"
+    )
 
 
 @pytest.mark.parametrize(
     ("regime_to", "meaning"),
     [
-        ("coupled", "BTC is trading as a tech proxy: shocks to PSCT now reach crypto."),
+        ("coupled", "BTC is trading as a tech proxy: shocks to PSCT reach crypto."),
         ("linked", "BTC moves partly with PSCT: tech news matters, but not alone."),
         ("decoupled", "BTC is moving on its own: PSCT explains little of it."),
         ("inverse", "BTC is moving against PSCT: a rare hedge-like pattern."),
@@ -575,21 +815,22 @@ def test_label_with_brackets_follows_a_dash() -> None:
     """A label that has its own brackets is written after a dash."""
     context = _context(labels={"PSCT": "Invesco S&P SmallCap IT (PSCT)"})
     assert alert_message(SPIKE, context).lead.startswith(
-        "BTC suddenly moves with PSCT - Invesco S&P SmallCap IT (PSCT): "
+        "BTC now moves with PSCT - Invesco S&P SmallCap IT (PSCT) more than"
     )
 
 
-def test_alert_without_context_has_no_volatility_nor_tables() -> None:
-    """With no snapshot the message keeps the alert's own numbers and footer only."""
+def test_alert_without_context_keeps_its_own_numbers_only() -> None:
+    """With no snapshot the message keeps the alert's numbers, intervals and footer only."""
     message = alert_message(SPIKE, None)
-    assert [label for label, _ in message.facts] == [
-        "Correlation (30 sessions)",
-        "Change",
-        "Regime",
-    ]
+    assert message.facts == (
+        ("Correlation (30 sessions)", "0.72 (95%: 0.49 to 0.86)"),
+        ("Compared with", "0.21 (95%: 0.09 to 0.33) over the year before"),
+        ("Test", "z +3.2: co-movement above the year before's, beyond noise"),
+        ("Regime", "coupled"),
+    )
     assert message.tables == ()
     assert message.notes == ()
-    assert message.lead == ("BTC suddenly moves with PSCT: tech shocks now carry over to crypto.")
+    assert message.lead.startswith("BTC now moves with PSCT more than")
     assert message.footer == FOOTER
 
 
@@ -605,32 +846,243 @@ def test_single_crypto_universe_drops_the_one_row_table() -> None:
         readings=tuple(r for r in context.readings if r.crypto == "BTC"),
         vols=context.vols,
         labels=LABELS,
+        leaders=LEADERS[:1],
     )
-    assert alert_message(SPIKE, single).tables == EXPECTED_TABLES[:1]
+    message = alert_message(SPIKE, single)
+    assert message.tables == EXPECTED_TABLES[:1]
+    assert "BTC vs ETH" not in dict(message.facts)
 
 
-ELEVATED = "Volatility is elevated: correlations read higher in such times."
+# --------------------------------------------------------------------------- intervals everywhere
+
+_WITH_INTERVAL = re.compile(r"-?\d\.\d\d \((?:95%: )?-?\d\.\d\d to -?\d\.\d\d\)")
+_INTERVAL_ONLY = re.compile(r"-?\d\.\d\d to -?\d\.\d\d")
+_P_VALUE = re.compile(r"p[=<]\d\.\d+")
+_TWO_DECIMALS = re.compile(r"(?<![\d.])-?\d\.\d\d(?![\d%x])")
+
+
+def _bare_correlations(text: str) -> list[str]:
+    """Correlations (two decimals) left once every interval and p-value is taken out."""
+    for pattern in (_WITH_INTERVAL, _INTERVAL_ONLY, _P_VALUE):
+        text = pattern.sub("", text)
+    return _TWO_DECIMALS.findall(text)
+
+
+def _assert_every_correlation_has_its_interval(message: Message) -> None:
+    texts = [message.title, message.lead, *(v for _, v in message.facts), *message.notes]
+    for text in texts:
+        assert _bare_correlations(text) == [], text
+    for table in message.tables:
+        for column, header in enumerate(table.headers):
+            if re.fullmatch(r"\d+d", header):
+                assert table.headers[column + 1] == "95%", table
+                for row in table.rows:
+                    corr, interval = row[column], row[column + 1]
+                    assert (corr == "n/a") == (interval == "n/a"), row
+                    assert interval == "n/a" or _INTERVAL_ONLY.fullmatch(interval), row
+
+
+def test_the_checker_catches_a_bare_correlation() -> None:
+    """The interval checker fails on a correlation shown alone (so the tests below can fail)."""
+    assert _bare_correlations("0.72 (95%: 0.49 to 0.86), was 0.21; p=0.03; 1.2x; 85%") == ["0.21"]
+    with pytest.raises(AssertionError):
+        _assert_every_correlation_has_its_interval(Message("t", "BTC~PSCT 0.72 today"))
+
+
+@pytest.mark.parametrize("name", list(EVERY_KIND))
+def test_every_correlation_in_an_alert_carries_its_interval(name: str) -> None:
+    """Facts, notes and tables of every kind of alert show each correlation with its interval."""
+    context = _context({"PSCT": (0.60, 0.25)}, sessions={("BTC", "PSCT", 30): 27})
+    message = alert_message(EVERY_KIND[name], context)
+    assert message.notes  # the volatility and missing-session notes are checked too
+    _assert_every_correlation_has_its_interval(message)
+
+
+def test_every_correlation_in_corr_carries_its_interval(psct_leads: Analytics) -> None:
+    """/corr shows each window's correlation, the rank and adjusted ones with intervals."""
+    message = snapshot_message(_snapshot(psct_leads))
+    assert len(message.tables) == len(WINDOWS)
+    _assert_every_correlation_has_its_interval(message)
+    _assert_every_correlation_has_its_interval(snapshot_message(_context({"PSCT": (0.6, 0.25)})))
+
+
+def test_corr_says_which_regimes_the_correlation_has_left_unconfirmed() -> None:
+    """All read "linked": 0.72 is past the coupled edge, -0.05 below linked; 0.41 is in band."""
+    notes = [n for n in snapshot_message(_context()).notes if "still reads" in n]
+    tail = "not yet for the sessions in a row a band change needs."
+    assert notes == [
+        f"BTC~PSCT still reads linked: the correlation is already past the coupled edge, "
+        f"from 0.5, {tail}",
+        f"BTC~IWM still reads linked: the correlation is already past the decoupled edge, "
+        f"below 0.2, {tail}",
+    ]
+    _assert_every_correlation_has_its_interval(snapshot_message(_context()))
+
+
+# --------------------------------------------------------------------------- which leads
+
+
+def _leader(t: float, first: float = 0.72, second: float = 0.41) -> Comparison:
+    return Comparison("BTC", "PSCT", "QQQ", first, second, t, CRITICAL, 30)
+
+
+@pytest.mark.parametrize("render", [lambda c: alert_message(SPIKE, c), snapshot_message])
+@pytest.mark.parametrize(
+    ("leader", "expected"),
+    [
+        (_leader(2.5), "PSCT (US small-cap tech), BTC~PSCT 0.72 (0.49 to 0.86) vs BTC~QQQ "),
+        (
+            _leader(1.2),
+            "none, BTC~PSCT 0.72 (0.49 to 0.86) vs BTC~QQQ 0.41 (0.06 to 0.67): "
+            "statistically tied (Williams' test p=0.24)",
+        ),
+        (
+            _leader(0.0, 0.72, 0.72),
+            "none, BTC~PSCT 0.72 (0.49 to 0.86) vs BTC~QQQ 0.72 (0.49 to 0.86): "
+            "statistically tied (Williams' test p=1.00)",
+        ),
+        (
+            _leader(math.nan),
+            "none, BTC~PSCT 0.72 (0.49 to 0.86) vs BTC~QQQ 0.41 (0.06 to 0.67): "
+            "statistically tied (too few sessions for Williams' test)",
+        ),
+    ],
+    ids=["significant", "within-noise", "exact-tie", "no-test"],
+)
+def test_leader_is_named_only_when_williams_test_is_significant(
+    render: Callable[[Snapshot], Message], leader: Comparison, expected: str
+) -> None:
+    """A leader is named only beyond noise; otherwise, exact ties included, "statistically tied"."""
+    corrs = {("BTC", "QQQ"): (leader.corr_second, 0.38)}
+    facts = dict(render(_context(leaders=(leader, *LEADERS[1:]), corrs=corrs)).facts)
+    text = facts["Leading equity"]
+    assert text.startswith(expected)
+    assert ("ahead beyond noise" in text) is leader.significant
+    assert ("statistically tied" in text) is not leader.significant
+
+
+@pytest.mark.parametrize("render", [lambda c: alert_message(SPIKE, c), snapshot_message])
+@pytest.mark.parametrize(
+    ("t", "corr_eth", "verdict"),
+    [
+        (3.1, 0.66, "BTC ahead beyond noise (Williams' test p=0.004)"),
+        (0.6, 0.66, "statistically tied (Williams' test p=0.55)"),
+        (0.0, 0.72, "statistically tied (Williams' test p=1.00)"),
+    ],
+    ids=["significant", "within-noise", "exact-tie"],
+)
+def test_bitcoin_against_the_altcoins_is_a_test_too(
+    render: Callable[[Snapshot], Message], t: float, corr_eth: float, verdict: str
+) -> None:
+    """BTC against ETH on PSCT: BTC ahead only beyond noise, "statistically tied" otherwise."""
+    versus = (Comparison("PSCT", "BTC", "ETH", 0.72, corr_eth, t, CRITICAL, 30), *VERSUS[1:])
+    corrs = {("ETH", "PSCT"): (corr_eth, 0.49)}
+    facts = dict(render(_context(versus=versus, corrs=corrs)).facts)
+    eth = fmt_with_interval(corr_eth, *fisher_interval(corr_eth, 30), short=True)
+    assert facts["BTC vs ETH"] == f"BTC~PSCT 0.72 (0.49 to 0.86) vs ETH~PSCT {eth}: {verdict}"
+
+
+def test_an_altcoin_ahead_is_named_on_the_alerts_equity() -> None:
+    """An alert on BTC~IWM weighs BTC against ETH on IWM, where ETH is ahead beyond noise."""
+    versus = (*VERSUS[:2], Comparison("IWM", "ETH", "BTC", 0.12, -0.05, 2.4, CRITICAL, 30))
+    alert = replace(SPIKE, pair=Pair("BTC", "IWM"), corr=-0.05)
+    facts = dict(alert_message(alert, _context(versus=versus)).facts)
+    assert facts["BTC vs ETH"] == (
+        f"ETH~IWM {fmt_with_interval(0.12, *fisher_interval(0.12, 30), short=True)} vs BTC~IWM "
+        f"{fmt_with_interval(-0.05, *fisher_interval(-0.05, 30), short=True)}: "
+        "ETH ahead beyond noise (Williams' test p=0.024)"
+    )
+
+
+def test_comparison_text_reads_the_intervals_from_the_snapshot() -> None:
+    """Each side of a comparison carries the interval of its own reading."""
+    text = comparison_text(_context(), LEADERS[0])
+    assert text.startswith(
+        f"BTC~PSCT {fmt_with_interval(0.72, *fisher_interval(0.72, 30), short=True)} vs "
+        f"BTC~QQQ {fmt_with_interval(0.41, *fisher_interval(0.41, 30), short=True)}: "
+    )
 
 
 @pytest.mark.parametrize(
-    ("vols", "elevated"),
+    ("value", "expected"),
     [
-        ({}, False),  # BTC 0.85 vs 0.60 (1.42x), PSCT 0.30 vs 0.25 (1.2x)
-        ({"BTC": (0.91, 0.60)}, True),  # crypto leg above 1.5x
-        ({"PSCT": (0.40, 0.25)}, True),  # equity leg above 1.5x
-        ({"PSCT": (0.375, 0.25)}, False),  # exactly 1.5x is not above it
-        ({"ETH": (3.0, 0.5), "QQQ": (3.0, 0.5)}, False),  # other symbols do not count
-        ({"BTC": (math.nan, 0.6)}, False),  # unknown is not elevated
+        (0.62, "p=0.62"),
+        (0.049, "p=0.049"),
+        (0.0502, "p=0.050"),
+        (0.0042, "p=0.004"),
+        (0.0004, "p<0.001"),
+        (math.nan, "p n/a"),
     ],
 )
-def test_elevated_volatility_note_only_above_one_and_a_half_median(
-    vols: dict[str, tuple[float, float]], elevated: bool
+def test_fmt_p(value: float, expected: str) -> None:
+    """p-values: two decimals, three under 0.01, a bound under 0.001."""
+    assert fmt_p(value) == expected
+
+
+# --------------------------------------------------------------------------- volatility, gaps
+
+
+@pytest.mark.parametrize(
+    ("alert", "psct", "expected"),
+    [
+        # PSCT at 2.4x its usual volatility: a rise to 0.45 reads 0.21 at the usual level,
+        # inside the year before's interval (0.09 to 0.33); a rise to 0.72 reads 0.40, above it.
+        (
+            replace(SPIKE, corr=0.45, lower=0.10, upper=0.70),
+            (0.60, 0.25),
+            "Much of this rise may be volatility",
+        ),
+        (SPIKE, (0.60, 0.25), "still above the year before's interval"),
+        (SPIKE, (0.30, 0.25), None),  # 1.2x: nothing to say
+        (
+            replace(DECOUPLING, corr=0.20, lower=-0.17, upper=0.52),
+            (0.10, 0.25),
+            "Much of this fall may be a calm market",
+        ),
+        (REGIME, (0.60, 0.25), "at its usual volatility this one would read"),
+    ],
+    ids=["rise-removed", "rise-survives", "usual-volatility", "fall-removed", "follow-up"],
+)
+def test_volatility_note_says_when_the_adjustment_removes_the_move(
+    alert: Alert, psct: tuple[float, float], expected: str | None
 ) -> None:
-    """The note appears only when a leg of the pair has vol > 1.5x its median."""
-    context = _context(vols)
-    message = alert_message(SPIKE, context)
-    assert message.notes == ((ELEVATED,) if elevated else ())
-    assert (ELEVATED in render_text(message)) is elevated
+    """Forbes-Rigobon: a note when the adjusted figure undoes the move, or volatility is far off."""
+    message = alert_message(alert, _context({"PSCT": psct}))
+    notes = [n for n in message.notes if "volatile as usual" in n]
+    if expected is None:
+        assert notes == []
+        return
+    [note] = notes
+    assert expected in note
+    ratio = psct[0] / psct[1]
+    assert note.startswith(f"PSCT (US small-cap tech) is {ratio:.1f}x as volatile as usual")
+    adjusted = volatility_adjusted(alert.corr, ratio)
+    assert fmt_corr(adjusted) in note
+    assert dict(message.facts)["At usual volatility"].startswith(fmt_corr(adjusted))
+
+
+def test_the_removed_rise_is_within_the_year_befores_interval() -> None:
+    """The "removed" verdict holds exactly when the adjusted figure is under the old upper end."""
+    alert = replace(SPIKE, corr=0.45, lower=0.10, upper=0.70)
+    adjusted = volatility_adjusted(0.45, 2.4)
+    assert adjusted <= alert.prev_upper < alert.corr
+    assert volatility_adjusted(SPIKE.corr, 2.4) > SPIKE.prev_upper
+
+
+def test_missing_sessions_are_noted() -> None:
+    """A window with sessions lacking a price says how many and that the interval is wider."""
+    context = _context(sessions={("BTC", "PSCT", 30): 26})
+    note = (
+        "4 of the last 30 sessions lack a price for BTC or PSCT: the correlation uses 26, "
+        "and its interval is wider."
+    )
+    assert note in alert_message(SPIKE, context).notes
+    assert note in snapshot_message(context).notes
+    assert not any("lack a price" in n for n in alert_message(SPIKE, _context()).notes)
+    reading = context.reading(BTC_PSCT, 30)
+    assert reading is not None
+    assert reading.missing == 4
+    assert reading.interval == fisher_interval(0.72, 26)
 
 
 def test_vol_reading_elevated_property() -> None:
@@ -645,65 +1097,77 @@ def test_vol_reading_elevated_property() -> None:
 
 def test_render_text_of_an_alert_lays_out_every_part() -> None:
     """Title, lead, aligned facts, captioned tables, notes and footer, in that order."""
-    message = alert_message(SPIKE, _context({"BTC": (1.2, 0.6)}))
-    text = render_text(message)
-    lines = text.split("\n")
-    assert lines[0] == "BTC~PSCT correlation spike"
+    message = alert_message(
+        replace(SPIKE, corr=0.45, lower=0.10, upper=0.70), _context({"PSCT": (0.60, 0.25)})
+    )
+    lines = render_text(message).split("\n")
+    assert lines[0] == "BTC is moving with PSCT"
     assert lines[1] == message.lead
     assert lines[2] == ""
-    assert lines[3] == ("Correlation (30 sessions)  0.72, was 0.21 over the 30 sessions before")
-    assert lines[4] == "Change                     +0.51 (z +3.2)"
-    assert lines[5] == "Regime                     coupled (unchanged)"
+    width = len("Correlation (30 sessions)")
+    assert lines[3] == f"{'Correlation (30 sessions)'.ljust(width)}  0.45 (95%: 0.10 to 0.70)"
     assert (
-        lines[6]
-        == "Volatility                 BTC 120% (usual 60%), PSCT 30% (usual 25%) annualized"
+        lines[4] == f"{'Compared with'.ljust(width)}  0.21 (95%: 0.09 to 0.33) over the year before"
     )
-    assert lines[7:13] == [
-        "",
-        "BTC against each equity",
-        "vs      30d   90d",
-        "PSCT   0.72  0.55",
-        "QQQ    0.41  0.38",
-        "IWM   -0.05   n/a",
+    labels = [line[:width].rstrip() for line in lines[3:12]]
+    assert labels == [
+        "Correlation (30 sessions)",
+        "Compared with",
+        "Test",
+        "Regime",
+        "Rank (Spearman)",
+        "At usual volatility",
+        "Volatility",
+        "Leading equity",
+        "BTC vs ETH",
     ]
-    assert lines[13:18] == [
-        "",
-        "Each crypto against PSCT",
-        "crypto   30d   90d",
-        "BTC     0.72  0.55",
-        "ETH     0.66  0.49",
-    ]
-    assert lines[18:] == ["", f"! {ELEVATED}", "", FOOTER]
+    rest = lines[12:]
+    assert rest[:3] == ["", "BTC against each equity", "vs      30d  95%"]
+    assert rest[3].startswith("PSCT   0.72  0.49 to 0.86")
+    caption = rest.index("Each crypto against PSCT")
+    assert rest[caption + 1] == "crypto   30d  95%"
+    assert rest[-3].startswith("! PSCT (US small-cap tech) is 2.4x as volatile as usual")
+    assert rest[-2:] == ["", FOOTER]
 
 
 def test_render_text_of_a_snapshot_lists_every_equity_and_window(psct_leads: Analytics) -> None:
-    """The /corr text has a row per equity with each window's correlation, change and regime."""
+    """The /corr text has a table per window, each equity with its correlation and interval."""
     snapshot = _snapshot(psct_leads, regimes={BTC_PSCT: "coupled"})
     message = snapshot_message(snapshot)
     assert message.title == "BTC vs US equities, 30-session correlation"
+    headline = snapshot.reading(BTC_PSCT, HEADLINE)
+    assert headline is not None
+    assert message.lead == (
+        f"BTC~PSCT over 30 sessions: {fmt_with_interval(headline.corr, *headline.interval)}."
+    )
+    assert [t.caption for t in message.tables] == ["Last 30 sessions", "Last 90 sessions"]
+    assert message.tables[0].headers == ("vs", "30d", "95%", "regime")
+    assert message.tables[1].headers == ("vs", "90d", "95%")
+    for table, window in zip(message.tables, WINDOWS, strict=True):
+        assert [row[0] for row in table.rows] == list(EQUITIES)
+        for row in table.rows:
+            reading = snapshot.reading(Pair("BTC", row[0]), window)
+            assert reading is not None
+            assert row[1:3] == (fmt_corr(reading.corr), fmt_interval(*reading.interval))
+            assert "n/a" not in row[1:3]
+            if window == HEADLINE:
+                assert row[3] == reading.regime
+    assert message.tables[0].rows[0][3] == "coupled"
     text = render_text(message)
     lines = text.split("\n")
-    header = next(line for line in lines if line.startswith("vs"))
-    assert header.split() == ["vs", "30d", "90d", "1w", "chg", "regime"]
-    for equity in EQUITIES:
-        row = next(line for line in lines if line.startswith(f"{equity} "))
-        cells = row.split()
-        expected = [fmt_corr(_corr(snapshot, Pair("BTC", equity), w)) for w in WINDOWS]
-        headline = snapshot.reading(Pair("BTC", equity), HEADLINE)
-        assert headline is not None
-        assert cells == [
-            equity,
-            *expected,
-            fmt_change(headline.change_week),
-            headline.regime,
-        ]
-        assert all(cell != "n/a" for cell in expected)
     assert lines[-1] == (
-        f"Data as of the {snapshot.as_of.isoformat()} NYSE close; windows in sessions."
+        f"Data as of the {snapshot.as_of.isoformat()} NYSE close; windows in sessions; "
+        "every correlation with its 95% interval."
     )
-    assert "Volatility" in text
-    assert "BTC " in message.facts[0][1]
-    assert "PSCT " in message.facts[0][1]
+    facts = dict(message.facts)
+    assert facts["Rank (Spearman)"] == (
+        f"BTC~PSCT {fmt_with_interval(headline.rank_corr, *headline.rank_interval)}"
+    )
+    assert facts["At usual volatility"].startswith(
+        f"BTC~PSCT {fmt_with_interval(headline.adjusted, *headline.adjusted_interval)}; PSCT is "
+    )
+    assert "BTC " in facts["Volatility"]
+    assert "PSCT " in facts["Volatility"]
 
 
 def test_render_text_of_a_snapshot_for_another_crypto(psct_leads: Analytics) -> None:
@@ -711,12 +1175,14 @@ def test_render_text_of_a_snapshot_for_another_crypto(psct_leads: Analytics) -> 
     snapshot = _snapshot(psct_leads)
     message = snapshot_message(snapshot, "ETH")
     assert message.title.startswith("ETH vs US equities")
-    rows = message.tables[0].rows
+    assert message.lead.startswith("ETH~PSCT over 30 sessions: ")
+    rows = message.tables[1].rows
     assert [row[0] for row in rows] == list(EQUITIES)
     for row in rows:
         reading = snapshot.reading(Pair("ETH", row[0]), 90)
         assert reading is not None
-        assert row[2] == fmt_corr(reading.corr)
+        assert row[1] == fmt_corr(reading.corr)
+    assert dict(message.facts)["Leading equity"].startswith("PSCT (US small-cap tech), ETH~PSCT ")
 
 
 def test_snapshot_warnings_are_notes_of_the_corr_reply(psct_leads: Analytics) -> None:
@@ -724,3 +1190,137 @@ def test_snapshot_warnings_are_notes_of_the_corr_reply(psct_leads: Analytics) ->
     issues = [QualityIssue("PSCT", QualityKind.FETCH_FAILED, "HTTP 503")]
     text = render_text(snapshot_message(_snapshot(psct_leads, issues=issues)))
     assert "! PSCT: fetch_failed: HTTP 503" in text.split("\n")
+
+
+@pytest.mark.parametrize(
+    ("psct", "noted"), [((0.30, 0.25), False), ((0.60, 0.25), True), ((0.15, 0.25), True)]
+)
+def test_corr_notes_volatility_far_from_usual(psct: tuple[float, float], noted: bool) -> None:
+    """/corr notes Forbes-Rigobon only when PSCT's volatility is 1.25x off its usual level."""
+    notes = snapshot_message(_context({"PSCT": psct})).notes
+    volatility = [n for n in notes if "as volatile as usual" in n]
+    assert bool(volatility) is noted
+    if noted:
+        ratio = psct[0] / psct[1]
+        adjusted = fmt_corr(volatility_adjusted(0.72, ratio))
+        assert f"at its usual volatility BTC~PSCT would read {adjusted} (95%: " in volatility[0]
+
+
+# --------------------------------------------------------------------------- /about
+
+
+def _claims(snapshot: Snapshot) -> dict[str, tuple[str, tuple[str, ...]]]:
+    return {c.claim: (c.verdict, c.evidence) for c in study_evidence(snapshot)}
+
+
+MOST = "Crypto moves most with small-cap tech (PSCT)"
+LARGE = "More than with large-cap tech (QQQ)"
+BITCOIN = "Stronger for BTC than for the altcoins"
+POSITIVE = "Positive since 2020"
+PEAKS = "Highest when tech is re-priced"
+
+
+def test_study_claims_are_weighed_not_asserted(psct_leads: Analytics) -> None:
+    """With PSCT ahead beyond noise the first claims have evidence for; a tie is not settled."""
+    snapshot = _snapshot(psct_leads)
+    claims = _claims(snapshot)
+    assert list(claims) == [MOST, LARGE, BITCOIN, POSITIVE, PEAKS]
+    rival, small = snapshot.rival("BTC", "QQQ"), snapshot.rival("BTC", "IWM")
+    assert rival is not None
+    assert small is not None
+    assert rival.significant
+    assert small.significant
+    # "most": PSCT tested against every other equity, ahead of each beyond noise
+    most = (comparison_text(snapshot, rival), comparison_text(snapshot, small))
+    assert claims[MOST] == ("supported", most)
+    assert claims[LARGE] == ("supported", (comparison_text(snapshot, rival),))
+    against = snapshot.against("PSCT", "ETH")
+    assert against is not None
+    assert not against.significant
+    assert claims[BITCOIN] == ("not settled", (comparison_text(snapshot, against),))
+    assert "statistically tied (Williams' test p=" in claims[BITCOIN][1][0]
+    verdict, evidence = claims[POSITIVE]
+    assert verdict == "supported"
+    assert evidence[0].startswith("Today BTC~PSCT ")
+    assert evidence[0].endswith(" over 90 sessions: above zero beyond noise")
+    assert claims[PEAKS][0] == "not settled"
+    assert claims[PEAKS][1][-1] == "one session cannot show a peak: /chart has the history"
+
+
+def test_study_claims_are_contradicted_when_large_cap_tech_leads(qqq_leads: Analytics) -> None:
+    """With QQQ ahead of PSCT beyond noise, both small-cap claims have evidence against."""
+    snapshot = _snapshot(qqq_leads)
+    claims = _claims(snapshot)
+    rival = snapshot.rival("BTC", "QQQ")
+    assert rival is not None
+    assert rival.first == "QQQ"
+    assert rival.significant
+    tied = snapshot.rival("BTC", "IWM")
+    assert tied is not None
+    assert not tied.significant
+    # behind QQQ beyond noise: against, however it fares against IWM
+    most = (comparison_text(snapshot, rival), comparison_text(snapshot, tied))
+    assert claims[MOST] == ("contradicted", most)
+    assert claims[LARGE] == ("contradicted", (comparison_text(snapshot, rival),))
+    assert claims[MOST][1][0].startswith("BTC~QQQ ")
+
+
+def test_study_claims_within_noise_are_not_settled() -> None:
+    """Ties and an interval across zero settle nothing, whatever the larger number."""
+    leaders = (_leader(1.2), *LEADERS[1:])
+    context = _context(leaders=leaders)
+    claims = _claims(replace(context, rivals=leaders[:1]))
+    assert claims[MOST][0] == "not settled"
+    assert claims[LARGE][0] == "not settled"
+    readings = tuple(
+        replace(r, corr=0.10, sessions=r.window) if r.pair == BTC_PSCT else r
+        for r in context.readings
+    )
+    claims = _claims(replace(context, readings=readings))
+    assert claims[POSITIVE][0] == "not settled"
+    assert claims[POSITIVE][1][0].endswith(" over 90 sessions: the interval includes zero")
+
+
+def test_the_sign_is_tested_on_the_longest_window() -> None:
+    """0.30 over 30 sessions spans zero; over 90 it does not: the long-run claim is supported."""
+    context = _context()
+    readings = tuple(
+        replace(r, corr=0.30, sessions=r.window) if r.pair == BTC_PSCT else r
+        for r in context.readings
+    )
+    assert fisher_interval(0.30, 30)[0] < 0 < fisher_interval(0.30, 90)[0]
+    verdict, evidence = _claims(replace(context, readings=readings))[POSITIVE]
+    assert verdict == "supported"
+    value = fmt_with_interval(0.30, *fisher_interval(0.30, 90), short=True)
+    assert evidence == (f"Today BTC~PSCT {value} over 90 sessions: above zero beyond noise",)
+
+
+def test_the_sign_falls_back_to_the_headline_window_before_the_long_one_exists() -> None:
+    """Early on the 90-session correlation is unknown; the 30-session one is tested instead."""
+    context = _context()
+    readings = tuple(
+        replace(r, corr=math.nan) if (r.pair, r.window) == (BTC_PSCT, 90) else r
+        for r in context.readings
+    )
+    _, evidence = _claims(replace(context, readings=readings))[POSITIVE]
+    assert " over 30 sessions: " in evidence[0]
+
+
+def test_study_claims_without_an_altcoin_or_a_large_cap_say_so() -> None:
+    """A universe without altcoins or large-cap tech says which evidence it lacks."""
+    context = _context()
+    single = replace(
+        context,
+        crypto=("BTC",),
+        equities=("PSCT", "IWM"),
+        readings=tuple(r for r in context.readings if r.crypto == "BTC" and r.equity != "QQQ"),
+        labels={"PSCT": "US small-cap tech"},
+        leaders=(),
+        versus=(),
+    )
+    claims = {c.claim: c for c in study_evidence(single)}
+    assert claims["More than with large-cap tech"].evidence == (
+        "no large-cap tech benchmark is analysed",
+    )
+    assert claims[BITCOIN].evidence == ("no altcoin is analysed",)
+    assert claims[MOST].verdict == "not settled"

@@ -1,4 +1,8 @@
-"""The outbox's own rules, below the sender: when a rescheduled delivery falls due."""
+"""The outbox's own rules, below the sender: when a delivery falls due, and to whom.
+
+A rescheduled delivery falls due no earlier than it was given; an episode's follow-up goes
+only to the chats that got its opening, after it, as a silent reply to it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.outbox import Outbox
 from bot.core.store import Store
-from bot.core.subscribers import Subscribers
+from bot.core.subscribers import Level, Subscribers
 
 NOW = datetime(2024, 6, 3, 23, 0, 10, 900_000, tzinfo=UTC)  # 0.9 s into a second
 
@@ -38,3 +42,135 @@ def test_a_retry_never_falls_due_before_the_time_it_was_given(tmp_path: Path) ->
         on_time = [d.id for d in outbox.due(wanted + timedelta(seconds=0.6))]  # x+2.0 s
     assert early == []
     assert on_time == [delivery]
+
+
+# ---- episodes: follow-ups answer the opening, in the chats that got it ---------------------
+
+PAIR = Pair("BTC", "PSCT")
+OPENING = Alert(AlertKind.SPIKE, PAIR, 30, date(2024, 8, 5), 0.62, 0.18, 3.4, "linked", "linked")
+FOLLOW_UP = Alert(
+    AlertKind.REGIME,
+    PAIR,
+    30,
+    date(2024, 8, 9),
+    0.74,
+    0.62,
+    3.9,
+    "linked",
+    "coupled",
+    notify=False,
+    episode=OPENING.key,
+)
+
+
+def _record(store: Store, alert: Alert) -> None:
+    payload = Message(title=alert.kind.value, lead="lead", footer="corrbot").to_json()
+    store.record_check([(alert, "text", payload)], window=30, states={}, snapshot=None, now=NOW)
+
+
+def _subscribe(store: Store, *chats: int) -> None:
+    for chat in chats:
+        Subscribers(store).subscribe(chat, kind="private", title="", thread_id=None, now=NOW)
+
+
+def _deliveries(store: Store, alert: Alert) -> list[int]:
+    rows = store.query(
+        "SELECT d.chat_id FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
+        "WHERE o.key = ? ORDER BY d.chat_id",
+        [alert.key],
+    )
+    return [int(str(row[0])) for row in rows]
+
+
+def _send_all(outbox: Outbox, message_ids: dict[int, int]) -> None:
+    """Settle every due delivery as sent, with the chat's Telegram message id."""
+    for due in outbox.due(NOW):
+        assert outbox.claim(due.id)
+        outbox.sent(due.id, message_id=message_ids[due.chat_id], now=NOW)
+
+
+def test_a_follow_up_waits_for_the_opening_then_answers_it(tmp_path: Path) -> None:
+    """While the opening is still pending in a chat, its reply there is held back."""
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        _subscribe(store, 1)
+        _record(store, OPENING)
+        _record(store, FOLLOW_UP)  # the same run: both pending
+        held = [d.key for d in outbox.due(NOW)]
+        [opening] = outbox.due(NOW)
+        assert outbox.claim(opening.id)
+        in_flight = [d.key for d in outbox.due(NOW)]
+        outbox.sent(opening.id, message_id=812, now=NOW)
+        [reply] = outbox.due(NOW)
+    assert held == [OPENING.key]
+    assert in_flight == [], "nor while the opening is being sent"
+    assert opening.reply_to is None
+    assert not opening.silent
+    assert (reply.key, reply.reply_to, reply.silent) == (FOLLOW_UP.key, 812, True)
+
+
+def test_a_follow_up_goes_only_to_chats_that_got_the_opening(tmp_path: Path) -> None:
+    """A chat that subscribed after the opening, or lost it, gets no reply to it."""
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        _subscribe(store, 1, 2)
+        _record(store, OPENING)
+        [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
+        outbox.drop(to_two.id, error="forbidden: bot was blocked by the user")
+        _send_all(outbox, {1: 30})
+        _subscribe(store, 2, 3)  # 2 unblocked the bot, 3 is new: neither saw the opening
+        _record(store, FOLLOW_UP)
+        due = outbox.due(NOW)
+        openings = _deliveries(store, OPENING)
+    assert openings == [1, 2]
+    assert [(d.chat_id, d.key, d.reply_to, d.silent) for d in due] == [(1, FOLLOW_UP.key, 30, True)]
+
+
+def test_a_chat_whose_setting_is_off_gets_no_follow_up(tmp_path: Path) -> None:
+    """``/settings regimes off`` stops the band follow-ups there; other chats still get them."""
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        _subscribe(store, 1, 2)
+        _record(store, OPENING)
+        _send_all(outbox, {1: 11, 2: 22})
+        Subscribers(store).update_settings(2, regimes=Level.OFF, now=NOW)
+        _record(store, FOLLOW_UP)
+        due = outbox.due(NOW)
+        follow_ups = _deliveries(store, FOLLOW_UP)
+    assert follow_ups == [1]
+    assert [(d.chat_id, d.reply_to) for d in due] == [(1, 11)]
+
+
+def test_a_held_follow_up_does_not_make_the_outbox_look_due(tmp_path: Path) -> None:
+    """Behind an opening that retries later, the next due time is that retry, not now.
+
+    Otherwise a sender draining the outbox would poll a reply it may not send yet, over
+    and over until the opening's retry, instead of sleeping until then.
+    """
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        _subscribe(store, 1)
+        _record(store, OPENING)
+        [opening] = outbox.due(NOW)
+        assert outbox.claim(opening.id)
+        retry = NOW + timedelta(minutes=10)
+        outbox.retry(opening.id, at=retry, error="502 Bad Gateway")
+        _record(store, FOLLOW_UP)  # due now, but held until the opening is settled
+        due = outbox.due(NOW)
+        upcoming = outbox.next_due_at()
+    assert due == []
+    assert upcoming == retry.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def test_a_chat_whose_opening_was_given_up_on_gets_no_follow_up(tmp_path: Path) -> None:
+    """After the retries of the opening ran out there, a reply would answer nothing."""
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        _subscribe(store, 1, 2)
+        _record(store, OPENING)
+        [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
+        outbox.fail(to_two.id, error="timed out, 8 attempts")
+        _send_all(outbox, {1: 30})
+        _record(store, FOLLOW_UP)
+        follow_ups = _deliveries(store, FOLLOW_UP)
+    assert follow_ups == [1]

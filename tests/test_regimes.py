@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.regimes import RegimeBands
+from bot.core.rules.regime import RegimeSettings
 
 BANDS = RegimeBands((-0.2, 0.2, 0.5), hysteresis=0.05)
 
@@ -44,3 +45,8 @@ def test_edges_must_ascend() -> None:
     """Edges out of order are rejected."""
     with pytest.raises(ValueError, match="ascending"):
         RegimeBands((0.5, 0.2, -0.2))
+
+
+def test_the_regime_rule_uses_these_bands_by_default() -> None:
+    """The rule's default bands are the bands documented here."""
+    assert RegimeSettings().bands == BANDS

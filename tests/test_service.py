@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,13 +11,17 @@ from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.engine import PairState
 from bot.core.errors import TemporaryDataError
-from bot.core.models import AlertKind, Pair
+from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.sources.synthetic import SyntheticSource
-from bot.core.store import Store
+from bot.core.store import Store, StoredAlert
 from bot.wiring import build_evaluator, build_market_data
+from tests.fakes.market import StepSource
 
 HEADLINE = Pair("BTC", "PSCT")
+#: The first session of the step market's coupling, the session after the warm-up.
+COUPLING = date(2024, 6, 4)
 
 
 class Clock:
@@ -54,6 +58,36 @@ def store(tmp_path: Path) -> Store:
 def _service(tmp_path: Path, store: Store, clock: Clock) -> CorrService:
     config = _config(tmp_path)
     market = build_market_data(config, store, clock, show_progress=False)
+    return CorrService(store, market, build_evaluator(config), clock=clock)
+
+
+def _step_market(config: Config, store: Store, clock: Clock) -> MarketData:
+    """Market data from a step market: calm until 2024-06-04, then BTC and PSCT couple."""
+    universe, calendar = config.universe, nyse()
+    source = StepSource(
+        universe.crypto_assets(), universe.equity_assets(), calendar, change=COUPLING
+    )
+    return MarketData(
+        store,
+        crypto=universe.crypto_assets(),
+        equities=universe.equity_assets(),
+        crypto_source=source,
+        equity_source=source,
+        calendar=calendar,
+        clock=clock,
+        settings=RefreshSettings(
+            history_sessions=config.data.history_sessions,
+            overlap_sessions=config.data.refresh_overlap_sessions,
+            stale_after=timedelta(minutes=config.data.stale_after_minutes),
+            crypto_sampling=config.data.crypto_sampling,
+        ),
+        show_progress=False,
+    )
+
+
+def _step_service(tmp_path: Path, store: Store, clock: Clock) -> CorrService:
+    config = _config(tmp_path)
+    market = _step_market(config, store, clock)
     return CorrService(store, market, build_evaluator(config), clock=clock)
 
 
@@ -94,56 +128,90 @@ async def test_daily_runs_record_what_a_backtest_finds(
     tmp_path: Path, store: Store, clock: Clock
 ) -> None:
     """Run day by day, the live bot records exactly the alerts the engine gives those days."""
-    service = _service(tmp_path, store, clock)
+    service = _step_service(tmp_path, store, clock)
     await service.check_now()
     start = clock.now
-    live = []
+    live: list[Alert] = []
     for count in range(1, 61):
         clock.now = _sessions_later(Clock(start), count)
         live.extend(r.alert for r in (await service.check_now()).recorded)
+    assert live, "the coupling from 2024-06-04 on is told"
     assert all(not a.catch_up for a in live)
     # the same engine in backtest mode over the same sessions, starting from the warm state
     config = _config(tmp_path)
-    market = build_market_data(config, store, clock, show_progress=False)
+    market = _step_market(config, store, clock)
     evaluation = build_evaluator(config).evaluate(
         market.panel().returns, {}, mode="backtest", start=(start + timedelta(days=1)).date()
     )
-    assert [a.key for a in live] == [a.key for a, _ in evaluation.alerts]
+    told = [a for a, _ in evaluation.alerts]
+    assert [(a.key, a.notify, a.episode) for a in live] == [
+        (a.key, a.notify, a.episode) for a in told
+    ]
 
 
 async def test_recorded_alerts_are_kept_with_their_message(
     tmp_path: Path, store: Store, clock: Clock
 ) -> None:
     """Every recorded alert can be read back, newest first, with the subscriber's text."""
-    service = _service(tmp_path, store, clock)
+    service = _step_service(tmp_path, store, clock)
     await service.check_now()
     start = clock.now
-    recorded = []
+    recorded: list[StoredAlert] = []
     for count in range(1, 51):
         clock.now = _sessions_later(Clock(start), count)
         recorded.extend((await service.check_now()).recorded)
-    assert len(recorded) >= 2, "seed 7 changes regime twice in these 50 sessions"
+    assert len(recorded) >= 2, "the coupling opens an episode, the move to a new band follows"
+    opening, *follow_ups = [s.alert for s in recorded]
+    assert opening.kind is AlertKind.SPIKE
+    assert (opening.notify, opening.episode) == (True, opening.key)
+    assert all((a.notify, a.episode) == (False, opening.key) for a in follow_ups)
     latest = service.recent_alerts(3)
-    assert [s.alert.key for s in latest] == [s.alert.key for s in reversed(recorded)][: len(latest)]
-    assert latest[0].message.startswith("BTC~PSCT")
+    newest_first = list(reversed(recorded))[: len(latest)]
+    assert [s.alert.key for s in latest] == [s.alert.key for s in newest_first]
+    assert [(s.alert.notify, s.alert.episode) for s in latest] == [
+        (s.alert.notify, s.alert.episode) for s in newest_first
+    ]
+    assert [s.message for s in latest] == [s.message for s in newest_first]
+    assert latest[0].message.startswith("Follow-up: BTC~PSCT")
 
 
 async def test_downtime_is_summarized_once(tmp_path: Path, store: Store, clock: Clock) -> None:
-    """After many missed sessions every alert is dated today and a regime change is one summary."""
-    service = _service(tmp_path, store, clock)
+    """After many missed sessions the episode that opened meanwhile is told once, as a summary.
+
+    Day by day the same sessions give the opening and its follow-ups; after the gap only
+    the opening comes, marked as a catch-up with the last session seen, under its own key
+    so that later follow-ups answer it.
+    """
+    service = _step_service(tmp_path, store, clock)
     await service.check_now()
     before = PairState.from_json(store.engine_states(30)[HEADLINE])
+    assert before.episode is None, "a year of calm opens nothing"
     clock.now = _sessions_later(clock, 120)
     result = await service.check_now()
     after = PairState.from_json(store.engine_states(30)[HEADLINE])
-    last = after.last_session
-    assert all(stored.alert.session == last for stored in result.recorded)
-    regime = [s for s in result.recorded if s.alert.kind is AlertKind.REGIME]
-    assert before.regime != after.regime, "seed 7 changes regime in these 120 sessions"
-    assert len(regime) == 1
-    assert regime[0].alert.catch_up
-    assert regime[0].alert.since == before.last_session
-    assert regime[0].message.startswith("While the bot was offline, BTC~PSCT moved from")
+    assert before.last_session is not None
+    assert after.last_session is not None
+    [summary] = result.recorded
+    alert = summary.alert
+    assert alert.kind is AlertKind.SPIKE
+    assert alert.direction == "up"
+    assert alert.notify
+    assert alert.catch_up
+    assert alert.since == before.last_session
+    assert before.last_session < alert.session < after.last_session
+    assert after.episode is not None
+    assert after.episode.key == alert.key == alert.episode
+    assert summary.message.startswith("While the bot was offline, BTC started moving with PSCT")
+    # run day by day, the same sessions would have told the opening and its follow-ups
+    config = _config(tmp_path)
+    market = _step_market(config, store, clock)
+    evaluation = build_evaluator(config).evaluate(
+        market.panel().returns, {}, mode="backtest", start=before.last_session + timedelta(days=1)
+    )
+    daily = [a for a, _ in evaluation.alerts if a.pair == HEADLINE]
+    assert len(daily) >= 2
+    assert daily[0].key == alert.key
+    assert all(not a.notify for a in daily[1:])
 
 
 async def test_failed_fetch_produces_no_alert_and_keeps_state(

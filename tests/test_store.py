@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from bot.core.errors import StoreError
+from bot.core.messages import Message
+from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import MIGRATIONS, Store, format_ts, parse_ts
 
 NOW = datetime(2024, 12, 3, 22, 0, tzinfo=UTC)
@@ -180,3 +182,147 @@ def test_timestamps_are_utc_text() -> None:
     stamp = pd.Timestamp("2024-07-03 13:00", tz="America/New_York")
     assert format_ts(stamp) == "2024-07-03T17:00:00Z"
     assert parse_ts(format_ts(stamp)) == stamp
+
+
+# ---- alerts: migration 4 and the episode fields --------------------------------------------
+
+
+def _version_3_store(path: Path) -> None:
+    """A store as corrbot left it before episodes: schema 3, alerts of each old kind, sent."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in (s.strip() for s in script.split(";")):
+            if statement:
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    stamp = format_ts(NOW)
+    conn.execute("INSERT INTO chats (chat_id, kind, updated_at) VALUES (5, 'private', ?)", (stamp,))
+    old = [  # kind, session, corr, prev_corr, z, regime_from, regime_to
+        ("spike", "2024-08-05", 0.62, 0.18, 3.4, None, None),
+        ("decoupling", "2024-09-10", 0.05, 0.55, -3.1, None, None),
+        ("regime", "2024-10-01", 0.31, 0.62, None, "coupled", "linked"),
+    ]
+    for kind, session, corr, prev, z, r_from, r_to in old:
+        key = f"{kind}:BTC~PSCT:30:{session}"
+        cursor = conn.execute(
+            "INSERT INTO alerts (key, kind, crypto, equity, window_len, session, corr, "
+            "prev_corr, z, regime_from, regime_to, message, created_at) "
+            "VALUES (?, ?, 'BTC', 'PSCT', 30, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, kind, session, corr, prev, z, r_from, r_to, f"old {kind}", stamp),
+        )
+        outbound = conn.execute(
+            "INSERT INTO outbound (key, kind, alert_id, payload, created_at) "
+            "VALUES (?, ?, ?, '{}', ?)",
+            (key, kind, cursor.lastrowid, stamp),
+        )
+        conn.execute(
+            "INSERT INTO deliveries (outbound_id, chat_id, status, next_attempt_at, "
+            "message_id, created_at, sent_at) VALUES (?, 5, 'sent', ?, 40, ?, ?)",
+            (outbound.lastrowid, stamp, stamp, stamp),
+        )
+    conn.close()
+
+
+def test_migration_4_upgrades_a_version_3_store_keeping_its_rows(tmp_path: Path) -> None:
+    """Episodes' columns are added; old alerts stay, each an opening that notified."""
+    path = tmp_path / "s.db"
+    _version_3_store(path)
+    with Store.open(path) as store:
+        version = store.schema_version
+        stored = store.recent_alerts(10)
+        outbound = store.query("SELECT key, reply_to FROM outbound ORDER BY id")
+        deliveries = store.query("SELECT chat_id, status, message_id FROM deliveries")
+    assert version == len(MIGRATIONS) >= 4
+    assert [(s.alert.kind.value, s.message) for s in stored] == [
+        ("regime", "old regime"),
+        ("decoupling", "old decoupling"),
+        ("spike", "old spike"),
+    ]
+    regime, decoupling, spike = (s.alert for s in stored)
+    assert (spike.corr, spike.prev_corr, spike.z) == (0.62, 0.18, 3.4)
+    assert (regime.regime_from, regime.regime_to) == ("coupled", "linked")
+    assert [a.direction for a in (spike, decoupling, regime)] == ["up", "down", "down"]
+    for alert in (spike, decoupling, regime):
+        assert alert.notify
+        assert alert.episode is None
+        assert alert.opens_episode
+        assert np.isnan(alert.lower)
+        assert np.isnan(alert.upper)
+    assert [str(row[0]) for row in outbound] == [s.alert.key for s in reversed(stored)]
+    assert [row[1] for row in outbound] == [None, None, None]
+    assert deliveries == [(5, "sent", 40)] * 3
+
+
+def test_a_recorded_alert_keeps_its_interval_direction_and_episode(tmp_path: Path) -> None:
+    """An episode's opening and its silent follow-up read back as they were recorded."""
+    pair = Pair("BTC", "PSCT")
+    opening = Alert(
+        AlertKind.DECOUPLING,
+        pair,
+        30,
+        date(2024, 8, 5),
+        0.04,
+        0.51,
+        -3.6,
+        "linked",
+        "decoupled",
+        catch_up=True,
+        since=date(2024, 7, 26),
+        direction="down",
+        lower=-0.32,
+        upper=0.39,
+        prev_lower=0.42,
+        prev_upper=0.59,
+        notify=True,
+        episode="decoupling:BTC~PSCT:30:2024-08-05",
+    )
+    follow_up = Alert(
+        AlertKind.REGIME,
+        pair,
+        30,
+        date(2024, 8, 9),
+        -0.31,
+        0.04,
+        -4.0,
+        "decoupled",
+        "inverse",
+        direction="down",
+        lower=-0.6,
+        upper=0.06,
+        prev_lower=-0.32,
+        prev_upper=0.39,
+        notify=False,
+        episode=opening.key,
+    )
+    payload = Message(title="t", lead="l", footer="f").to_json()
+    with Store.open(tmp_path / "s.db") as store:
+        recorded = store.record_check(
+            [(opening, "opening", payload), (follow_up, "follow-up", payload)],
+            window=30,
+            states={},
+            snapshot=None,
+            now=NOW,
+        )
+        stored = store.recent_alerts(2)
+        replies = {str(k): r for k, r in store.query("SELECT key, reply_to FROM outbound")}
+    assert [s.alert for s in recorded] == [opening, follow_up]
+    assert [(s.alert, s.message) for s in stored] == [
+        (follow_up, "follow-up"),
+        (opening, "opening"),
+    ]
+    assert replies == {opening.key: None, follow_up.key: opening.key}
+
+
+def test_a_missing_interval_reads_back_as_not_a_number(tmp_path: Path) -> None:
+    """An interval that could not be computed is stored empty, not as a made-up number."""
+    alert = Alert(
+        AlertKind.SPIKE, Pair("BTC", "PSCT"), 30, date(2024, 8, 5), 0.7, float("nan"), 3.2
+    )
+    payload = Message(title="t", lead="l", footer="f").to_json()
+    with Store.open(tmp_path / "s.db") as store:
+        store.record_check([(alert, "x", payload)], window=30, states={}, snapshot=None, now=NOW)
+        [row] = store.query("SELECT prev_corr, lower, upper, notify, episode FROM alerts")
+        [stored] = store.recent_alerts(1)
+    assert row == (None, None, None, 1, None)
+    assert np.isnan(stored.alert.lower)
+    assert np.isnan(stored.alert.prev_corr)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.messages import Message, Table, alert_message, render_text
+from bot.core.messages import Message, Table, alert_message, render_text, snapshot_message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import StoredAlert
 from bot.tg.formatting import (
@@ -30,6 +30,7 @@ from bot.tg.formatting import (
     split_html,
     utf16_len,
 )
+from tests.test_messages import EVERY_KIND, _context
 
 TELEGRAM_TAGS = {
     "b",
@@ -136,9 +137,16 @@ def _alert(kind: AlertKind = AlertKind.REGIME, **extra: object) -> StoredAlert:
         "z": 3.14,
         "regime_from": "linked",
         "regime_to": "coupled",
+        "lower": 0.31,
+        "upper": 0.78,
+        "prev_lower": 0.22,
+        "prev_upper": 0.45,
     }
     fields.update(extra)
     return StoredAlert(1, Alert(**fields), "plain text")  # type: ignore[arg-type]
+
+
+EPISODE = "spike:BTC~PSCT:30:2024-08-01"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -231,10 +239,34 @@ def test_caption_is_italic_and_optional() -> None:
 
 def test_alert_message_renders_to_valid_html() -> None:
     """A real alert message from the core renders to HTML Telegram accepts."""
-    alert = _alert(prev_corr=-0.12).alert
+    alert = _alert(prev_corr=-0.12, prev_lower=-0.24, notify=False, episode=EPISODE).alert
     markup = render_html(alert_message(alert, None))
-    assert "was -0.12" in visible(markup)
-    assert markup.startswith("<b>BTC~PSCT regime change: linked → coupled</b>\n")
+    assert "-0.12 (95%: -0.24 to 0.45) when the episode began on 2024-08-01" in visible(markup)
+    assert markup.startswith("<b>Follow-up: BTC~PSCT now coupled (linked → coupled)</b>\n")
+
+
+@pytest.mark.parametrize("name", list(EVERY_KIND))
+@pytest.mark.parametrize("label", ["US small-cap tech", NASTY])
+def test_every_alert_kind_renders_to_valid_html(name: str, label: str) -> None:
+    """Every kind, pushed or a follow-up, with every fact, table and note, is valid HTML."""
+    context = _context({"PSCT": (0.60, 0.25)}, {"PSCT": label}, sessions={("BTC", "PSCT", 30): 27})
+    message = alert_message(EVERY_KIND[name], context)
+    assert message.notes
+    markup = render_html(message)
+    text = visible(markup)
+    assert text.startswith(message.title)
+    assert "95%" in text
+    assert render_text(message).splitlines()[0] == text.splitlines()[0]
+    assert_chunks(render_html_chunks(message))
+
+
+def test_corr_reply_renders_to_valid_html() -> None:
+    """The /corr message, tests and notes included, is valid HTML in one chunk."""
+    message = snapshot_message(_context({"PSCT": (0.60, 0.25)}, {"PSCT": NASTY}))
+    [chunk] = render_html_chunks(message)
+    text = visible(chunk)
+    assert "Leading equity: PSCT - S&P <500>" in text
+    assert "statistically tied (Williams' test p=0.55)" in text
 
 
 def test_empty_parts_leave_no_empty_tags() -> None:
@@ -395,30 +427,100 @@ def test_any_rendered_message_splits_validly(words: list[str], limit: int) -> No
 # --------------------------------------------------------------------------- /alerts
 
 
-def test_alerts_list_regime() -> None:
-    """A regime change reads date, pair, bands and levels."""
-    markup = alerts_list_html([_alert()])
-    assert "2024-08-26 · BTC~PSCT · regime: linked → coupled (0.59, was 0.34)" in visible(markup)
+def test_alerts_list_says_what_the_brackets_hold() -> None:
+    """The list opens by saying that the brackets are 95% intervals."""
+    assert "Recent alerts\nCorrelations with their 95% intervals.\n" in visible(
+        alerts_list_html([_alert()])
+    )
 
 
-def test_alerts_list_spike_with_signed_change_and_z() -> None:
-    """A spike shows the move, its signed change and z."""
+def test_alerts_list_regime_follow_up() -> None:
+    """A band change inside an episode reads as a follow-up, with bands, levels, intervals."""
+    markup = alerts_list_html([_alert(notify=False, episode=EPISODE)])
+    assert (
+        "2024-08-26 · BTC~PSCT · regime follow-up: linked → coupled, 0.59 (0.31 to 0.78), "
+        "was 0.34 (0.22 to 0.45)"
+    ) in visible(markup)
+
+
+def test_alerts_list_spike_with_intervals_signed_change_and_z() -> None:
+    """A spike shows the move with both intervals, its signed change and z."""
     markup = alerts_list_html([_alert(AlertKind.SPIKE, regime_from="linked", regime_to="linked")])
-    assert "2024-08-26 · BTC~PSCT · spike: 0.34 → 0.59 (+0.25, z +3.1)" in visible(markup)
+    assert (
+        "2024-08-26 · BTC~PSCT · spike: 0.34 (0.22 to 0.45) → 0.59 (0.31 to 0.78), "
+        "change +0.25, z +3.1"
+    ) in visible(markup)
+
+
+def test_alerts_list_further_rise_is_a_follow_up() -> None:
+    """A further rise inside an episode is marked as a follow-up."""
+    stored = _alert(AlertKind.SPIKE, notify=False, episode=EPISODE)
+    assert "· spike follow-up: 0.34 (0.22 to 0.45) → 0.59" in visible(alerts_list_html([stored]))
 
 
 def test_alerts_list_decoupling_with_negative_numbers() -> None:
     """A decoupling shows negative levels, change and z with their minus signs."""
-    stored = _alert(AlertKind.DECOUPLING, corr=-0.2, prev_corr=0.45, z=-2.96)
+    stored = _alert(
+        AlertKind.DECOUPLING,
+        corr=-0.2,
+        prev_corr=0.45,
+        z=-2.96,
+        lower=-0.52,
+        upper=0.17,
+        prev_lower=0.35,
+        prev_upper=0.54,
+    )
     text = visible(alerts_list_html([stored]))
-    assert "2024-08-26 · BTC~PSCT · decoupling: 0.45 → -0.20 (-0.65, z -3.0)" in text
+    assert (
+        "2024-08-26 · BTC~PSCT · decoupling: 0.45 (0.35 to 0.54) → -0.20 (-0.52 to 0.17), "
+        "change -0.65, z -3.0"
+    ) in text
+
+
+def test_alerts_list_settled() -> None:
+    """The end of an episode says the link is back in line, against the episode's start."""
+    stored = _alert(
+        AlertKind.SETTLED,
+        corr=0.30,
+        lower=-0.07,
+        upper=0.59,
+        prev_corr=0.59,
+        prev_lower=0.29,
+        prev_upper=0.78,
+        notify=False,
+        episode=EPISODE,
+    )
+    text = visible(alerts_list_html([stored]))
+    assert (
+        "BTC~PSCT · settled follow-up: back in line, 0.30 (-0.07 to 0.59), "
+        "was 0.59 (0.29 to 0.78) at the episode's start"
+    ) in text
 
 
 def test_alerts_list_catch_up() -> None:
     """A catch-up summary says it is one and since when."""
-    stored = _alert(catch_up=True, since=date(2024, 8, 20), z=float("nan"))
+    stored = _alert(AlertKind.SPIKE, catch_up=True, since=date(2024, 8, 20))
     text = visible(alerts_list_html([stored]))
-    assert "BTC~PSCT · catch-up: linked → coupled since 2024-08-20 (0.59, was 0.34)" in text
+    assert "BTC~PSCT · catch-up since 2024-08-20, spike: 0.34 (0.22 to 0.45) → 0.59" in text
+
+
+def test_alerts_list_of_alerts_stored_without_intervals() -> None:
+    """An alert recorded before intervals existed shows its bare numbers, no "n/a" brackets."""
+    nan = float("nan")
+    stored = _alert(lower=nan, upper=nan, prev_lower=nan, prev_upper=nan)
+    text = visible(alerts_list_html([stored]))
+    assert "· regime: linked → coupled, 0.59, was 0.34" in text
+
+
+@pytest.mark.parametrize("kind", list(AlertKind))
+@pytest.mark.parametrize("notify", [True, False])
+def test_alerts_list_renders_every_kind_to_valid_html(kind: AlertKind, notify: bool) -> None:
+    """Every kind, pushed or silent, with odd symbols, is one valid line."""
+    stored = _alert(kind, pair=Pair("BTC", NASTY), notify=notify, episode=EPISODE)
+    text = visible(alerts_list_html([stored]))
+    [line] = [line for line in text.splitlines() if line.startswith("2024-08-26")]
+    assert f"· BTC~{NASTY} · {kind.value}" in line
+    assert ("follow-up" in line) is not notify
 
 
 def test_alerts_list_keeps_order_one_line_each() -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bot.core.models import Pair
+from bot.core.stats import rolling_rank_corr
 
 __all__ = [
     "ANNUALIZATION",
@@ -58,6 +59,9 @@ class Analytics:
     """
 
     corr: pd.DataFrame  # rolling Pearson correlation
+    used: pd.DataFrame  # how many sessions with both returns each correlation used
+    rank_corr: pd.DataFrame  # rolling Spearman correlation (fat tails cannot dominate it)
+    cross_corr: pd.DataFrame  # between two equities or two cryptos: (a, b, window)
     prev_corr: pd.DataFrame  # the same, over the previous non-overlapping window
     ewm_corr: pd.DataFrame  # exponentially weighted, columns (crypto, equity)
     vol: pd.DataFrame  # annualized realized volatility, columns (symbol, window)
@@ -129,20 +133,23 @@ def compute_analytics(
     """
     pairs = tuple(Pair(c, e) for c in crypto for e in equities)
     corr: dict[tuple[str, str, int], pd.Series] = {}
+    used: dict[tuple[str, str, int], pd.Series] = {}
+    ranks: dict[tuple[str, str, int], pd.Series] = {}
     prev: dict[tuple[str, str, int], pd.Series] = {}
+    cross: dict[tuple[str, str, int], pd.Series] = {}
     for window in windows:
         min_periods = _needed(window, min_coverage)
         for pair in pairs:
+            key = (pair.crypto, pair.equity, window)
             x, y = returns[pair.crypto], returns[pair.equity]
-            series = x.rolling(window, min_periods=min_periods).corr(y)
-            # Rounding in rolling moments can push |r| a hair above one; it is not a signal.
-            # The first window-1 sessions have no full window yet: no number, not a partial one.
-            # A session without both returns has no correlation "as of" it, even when the
-            # window still has enough coverage: the numbers must not outlive the data.
-            missing = (x.isna() | y.isna()).to_numpy()
-            series = series.clip(-1.0, 1.0).mask(_head(len(series), window) | missing)
-            corr[(pair.crypto, pair.equity, window)] = series
-            prev[(pair.crypto, pair.equity, window)] = series.shift(window)
+            corr[key], used[key] = _rolling(x, y, window, min_periods)
+            ranks[key] = rolling_rank_corr(x, y, window, min_periods).where(corr[key].notna())
+            prev[key] = corr[key].shift(window)
+        for group in (equities, crypto):
+            for index, a in enumerate(group):
+                for b in group[index + 1 :]:
+                    series, _ = _rolling(returns[a], returns[b], window, min_periods)
+                    cross[(a, b, window)] = series
     ewm = {
         (pair.crypto, pair.equity): returns[pair.crypto]
         .ewm(halflife=halflife, min_periods=max(10, int(halflife)))
@@ -163,6 +170,9 @@ def compute_analytics(
     vol_frame = _frame(vol, returns.index)
     return Analytics(
         corr=_frame(corr, returns.index),
+        used=_frame(used, returns.index),
+        rank_corr=_frame(ranks, returns.index),
+        cross_corr=_frame(cross, returns.index),
         prev_corr=_frame(prev, returns.index),
         ewm_corr=_frame(ewm, returns.index),
         vol=vol_frame,
@@ -170,6 +180,24 @@ def compute_analytics(
         windows=tuple(windows),
         pairs=pairs,
     )
+
+
+def _rolling(
+    x: pd.Series, y: pd.Series, window: int, min_periods: int
+) -> tuple[pd.Series, pd.Series]:
+    """Pearson correlation over each window, and the sessions with both returns it used.
+
+    Rounding in rolling moments can push |r| a hair above one; it is not a signal. The first
+    ``window - 1`` sessions have no full window yet: no number, not a partial one. A session
+    without both returns has no correlation "as of" it, even when the window still has
+    enough coverage: the numbers must not outlive the data.
+    """
+    both = (x.notna() & y.notna()).astype("float64")
+    count = both.rolling(window, min_periods=1).sum()
+    series = x.rolling(window, min_periods=min_periods).corr(y)
+    missing = (x.isna() | y.isna()).to_numpy()
+    series = series.clip(-1.0, 1.0).mask(_head(len(series), window) | missing)
+    return series, count.where(series.notna())
 
 
 def _needed(window: int, min_coverage: float) -> int:
@@ -185,7 +213,12 @@ def _head(length: int, window: int) -> np.ndarray:
 _Key = TypeVar("_Key", bound=tuple[object, ...])
 
 
-def _frame(columns: Mapping[_Key, pd.Series], index: pd.Index) -> pd.DataFrame:
+def _frame(columns: Mapping[_Key, pd.Series], index: pd.Index, levels: int = 3) -> pd.DataFrame:
     frame = pd.DataFrame(columns, index=index)
-    frame.columns = pd.MultiIndex.from_tuples(list(columns))
+    keys = list(columns)
+    frame.columns = (
+        pd.MultiIndex.from_tuples(keys)
+        if keys
+        else pd.MultiIndex.from_arrays([[] for _ in range(levels)])
+    )
     return frame

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,10 @@ ALERT_COLUMNS = (
     "regime_from",
     "regime_to",
     "message",
+    "direction",
+    "lower",
+    "upper",
+    "notify",
 )
 
 
@@ -67,27 +72,39 @@ class BacktestResult:
                 alert.regime_from,
                 alert.regime_to,
                 render_text(message),
+                alert.direction,
+                _rounded(alert.lower),
+                _rounded(alert.upper),
+                "true" if alert.notify else "false",
             )
             for alert, message in self.evaluation.alerts
         ]
         return pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
 
     def per_year(self) -> pd.DataFrame:
-        """Mean headline-window correlation per pair, and alert counts by kind, per year."""
+        """Mean headline-window correlation per pair, pushed alerts by kind and follow-ups.
+
+        ``alerts`` counts the messages that notify (an episode's first); ``follow-ups`` the
+        silent replies inside episodes.
+        """
         analytics = self.evaluation.analytics
         corr = self._in_range(
             pd.DataFrame(analytics.corr.xs(self.headline_window, axis=1, level=2))
         )
         means = corr.groupby(pd.DatetimeIndex(corr.index).year).mean()
         means.columns = pd.Index([f"{pair[0]}~{pair[1]}" for pair in means.columns])
-        tally = Counter((a.session.year, a.kind.value) for a, _ in self.evaluation.alerts)
+        pushed = [a for a, _ in self.evaluation.alerts if a.notify]
+        tally = Counter((a.session.year, a.kind.value) for a in pushed)
+        kinds = (AlertKind.SPIKE, AlertKind.DECOUPLING)
         counts = pd.DataFrame(
-            [[tally[(year, kind.value)] for kind in AlertKind] for year in means.index],
+            [[tally[(year, kind.value)] for kind in kinds] for year in means.index],
             index=means.index,
-            columns=[kind.value for kind in AlertKind],
+            columns=[kind.value for kind in kinds],
         )
+        silent = Counter(a.session.year for a, _ in self.evaluation.alerts if not a.notify)
         table = pd.concat([means.round(2), counts], axis=1)
         table["alerts"] = counts.sum(axis=1)
+        table["follow-ups"] = [silent[year] for year in means.index]
         # Years without a single correlation or alert (before the data starts) say nothing.
         table = table[means.notna().any(axis=1) | (table["alerts"] > 0)]
         table.index.name = "year"
@@ -100,6 +117,10 @@ class BacktestResult:
         self.correlations().to_csv(paths["correlations"], index=False, float_format="%.6f")
         self.alerts().to_csv(paths["alerts"], index=False)
         return paths
+
+
+def _rounded(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
 
 
 def run_backtest(

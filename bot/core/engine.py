@@ -1,265 +1,289 @@
-"""The alert engine: a deterministic state machine over sessions, one per pair.
+"""The alert engine: the rules over a pair's history, then episodes, as alerts.
 
-The same engine drives the live daily job, ``corrbot backtest`` and ``corrbot demo``, so a
-backtest shows exactly what subscribers would have received. Its state (regime, pending
-confirmation, last spike per direction, last session seen) is a small frozen value that the
-service persists in the store between runs.
-
-Rules, on the alert window's correlation ``r`` of each alerting pair:
-
-* **regime**: ``r`` is classified into a band with hysteresis; a band different from the
-  current regime must hold for ``confirm_sessions`` consecutive sessions to become the new
-  regime, which is an alert.
-* **spike / decoupling**: ``r`` against the previous non-overlapping window ``r_prev``: the
-  standardized Fisher z difference at or beyond ``spike_z`` *and* ``|r - r_prev|`` at or
-  beyond ``spike_min_change``. The same direction then cools down for ``cooldown_sessions``,
-  unless a larger move (``override_z`` more) comes through.
+The same engine drives the live daily job, ``corrbot backtest``, ``corrbot demo`` and
+``corrbot calibrate``, so what a backtest or a calibration shows is what subscribers get.
+Every rule scans the whole history at once (vectorized, :mod:`bot.core.rules`); the engine
+then walks the events of the sessions not seen yet through the episode tracker
+(:mod:`bot.core.episodes`), from the state the store kept.
 
 Live runs differ from a backtest in two ways: a pair seen for the first time is warmed up
 silently over its history (a new bot must not announce years-old events), and after
-downtime the missed sessions are replayed for state but summarized as one net regime change
-instead of a burst of stale alerts.
+downtime the missed sessions are summarized as the net change, told once, instead of a
+burst of stale alerts.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
-from bot.core.analytics import spike_statistic
+from bot.core.episodes import Episode, follow
 from bot.core.models import Alert, AlertKind, Pair
-from bot.core.regimes import RegimeBands
+from bot.core.regimes import REGIMES
+from bot.core.rules import RULES
+from bot.core.rules.base import PairInputs, RuleEvent, RuleOutput
+from bot.core.rules.regime import RegimeSettings
+from bot.core.rules.shift import ShiftSettings
+from bot.core.rules.signals import rolling_corr, shifted
+from bot.core.stats import fisher_intervals
 
-__all__ = ["AlertEngine", "AlertSettings", "Mode", "PairState"]
+__all__ = ["AlertEngine", "AlertSettings", "Mode", "PairScan", "PairState"]
 
 Mode = Literal["live", "backtest"]
 
 
 @dataclass(frozen=True, slots=True)
 class AlertSettings:
-    """The knobs of ``alerts.*``."""
+    """Every rule's settings, by rule name; the defaults are the product's defaults."""
 
-    window: int = 30
-    bands: RegimeBands = field(default_factory=RegimeBands)
-    confirm_sessions: int = 3
-    spike_z: float = 2.5
-    spike_min_change: float = 0.3
-    cooldown_sessions: int = 10
-    override_z: float = 1.0
+    shift: ShiftSettings = field(default_factory=ShiftSettings)
+    regime: RegimeSettings = field(default_factory=RegimeSettings)
+
+    @property
+    def window(self) -> int:
+        """The sessions an alert's correlation is measured over."""
+        return self.shift.window
+
+    @property
+    def variance(self) -> float:
+        """Fisher-z variance factor of the alert correlation: 2 when it sums two lags."""
+        return 2.0 if self.shift.lead else 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class PairState:
-    """What the engine remembers about one pair between sessions."""
+    """What the engine remembers about one pair between runs."""
 
-    regime: str | None = None
-    pending: str | None = None
-    pending_count: int = 0
     last_session: date | None = None
-    last_corr: float | None = None
-    last_up: date | None = None
-    last_up_z: float = 0.0
-    last_down: date | None = None
-    last_down_z: float = 0.0
+    episode: Episode | None = None
 
     def to_json(self) -> str:
         """Serialize for the store."""
-        data = asdict(self)
-        for key in ("last_session", "last_up", "last_down"):
-            data[key] = None if data[key] is None else data[key].isoformat()
-        return json.dumps(data, sort_keys=True)
+        return json.dumps(
+            {
+                "last_session": None
+                if self.last_session is None
+                else self.last_session.isoformat(),
+                "episode": None if self.episode is None else self.episode.to_dict(),
+            },
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> PairState:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json`; states of earlier versions keep their last session."""
         data = json.loads(text)
-        for key in ("last_session", "last_up", "last_down"):
-            data[key] = None if data[key] is None else date.fromisoformat(data[key])
-        return cls(**data)
+        last = data.get("last_session")
+        episode = data.get("episode")
+        return cls(
+            last_session=None if last is None else date.fromisoformat(last),
+            episode=None if not isinstance(episode, dict) else Episode.from_dict(episode),
+        )
+
+
+@dataclass(frozen=True)
+class PairScan:
+    """One pair's history through every rule: the numbers and the events, per session."""
+
+    pair: Pair
+    sessions: tuple[date, ...]
+    corr: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    base_corr: np.ndarray
+    base_lower: np.ndarray
+    base_upper: np.ndarray
+    z: np.ndarray
+    regime: np.ndarray
+    events: tuple[RuleEvent, ...]
+
+    def regime_at(self, position: int) -> str | None:
+        """The regime on session ``position``, if classified yet."""
+        index = int(self.regime[position]) if 0 <= position < len(self.regime) else -1
+        return REGIMES[index] if index >= 0 else None
 
 
 class AlertEngine:
-    """Advances pair states over sessions and says which alerts they produce."""
+    """Runs the rules over histories and turns their events into alerts."""
 
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings
 
+    def inputs(self, crypto: np.ndarray, equity: np.ndarray) -> PairInputs:
+        """What the rules read, for histories of shape (paths, sessions)."""
+        corr, _ = self.correlation(crypto, equity, self.settings.window)
+        return PairInputs(crypto, equity, corr)
+
+    def correlation(
+        self, crypto: np.ndarray, equity: np.ndarray, window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The alert correlation over ``window`` sessions and the sessions it used.
+
+        No correlation "as of" a session without both returns: the numbers must not outlive
+        the data. With ``lead`` the next-session term is added (see :mod:`bot.core.stats`).
+        """
+        shift = self.settings.shift
+        needed = max(3, math.ceil(round(shift.min_coverage * window, 9)))
+        corr, sessions = rolling_corr(crypto, equity, window, needed)
+        if shift.lead:
+            lead, _ = rolling_corr(shifted(crypto, 1), equity, window, needed)
+            corr = corr + lead
+        missing = np.isnan(crypto) | np.isnan(equity)
+        return np.where(missing, np.nan, corr), sessions
+
+    def outputs(self, inputs: PairInputs) -> dict[str, RuleOutput]:
+        """Every rule's output, by rule name."""
+        return {rule.NAME: rule.run(inputs, getattr(self.settings, rule.NAME)) for rule in RULES}
+
+    def run(self, inputs: PairInputs) -> list[list[RuleEvent]]:
+        """Every rule's events per history, in session order (rules in registry order)."""
+        return _merged(self.outputs(inputs), inputs.crypto.shape[0])
+
+    def scan(self, pair: Pair, crypto: pd.Series, equity: pd.Series) -> PairScan:
+        """The live or backtest history of one pair through every rule."""
+        sessions = tuple(pd.DatetimeIndex(crypto.index).date)
+        c = crypto.to_numpy(dtype="float64")[None, :]
+        e = equity.to_numpy(dtype="float64")[None, :]
+        [scan] = self.scans(pair, sessions, c, e)
+        return scan
+
+    def scans(
+        self, pair: Pair, sessions: tuple[date, ...], crypto: np.ndarray, equity: np.ndarray
+    ) -> list[PairScan]:
+        """Many histories of one pair (returns of shape (paths, sessions)) at once.
+
+        Calibration runs a thousand null histories through here in one pass; the live bot
+        and the backtest run one, the real history.
+        """
+        settings = self.settings
+        inputs = self.inputs(crypto, equity)
+        _, used = self.correlation(crypto, equity, settings.window)
+        lower, upper = fisher_intervals(inputs.corr, used, variance=settings.variance)
+        base, base_used = self.correlation(crypto, equity, settings.shift.baseline)
+        base = shifted(base, settings.window)
+        base_used = shifted(base_used, settings.window)
+        base_lower, base_upper = fisher_intervals(base, base_used, variance=settings.variance)
+        outputs = self.outputs(inputs)
+        z, regime = outputs["shift"].series["z"], outputs["regime"].series["regime"]
+        return [
+            PairScan(
+                pair=pair,
+                sessions=sessions,
+                corr=inputs.corr[path],
+                lower=lower[path],
+                upper=upper[path],
+                base_corr=base[path],
+                base_lower=base_lower[path],
+                base_upper=base_upper[path],
+                z=z[path],
+                regime=regime[path],
+                events=tuple(events),
+            )
+            for path, events in enumerate(_merged(outputs, crypto.shape[0]))
+        ]
+
     def advance(
         self,
-        pair: Pair,
-        corr: pd.Series,
-        prev_corr: pd.Series,
+        scan: PairScan,
         state: PairState,
         *,
         mode: Mode,
         until: date | None = None,
+        told: bool = True,
     ) -> tuple[PairState, list[Alert]]:
-        """Process every session after ``state.last_session`` (up to ``until``)."""
-        window = self.settings.window
-        stats = spike_statistic(corr, prev_corr, window)
-        sessions = pd.DatetimeIndex(corr.index)
-        start = 0
-        if state.last_session is not None:
-            start = int(sessions.searchsorted(pd.Timestamp(state.last_session), side="right"))
-        stop = len(sessions)
-        if until is not None:
-            stop = int(sessions.searchsorted(pd.Timestamp(until), side="right"))
+        """Walk the events after ``state.last_session`` (up to ``until``) through episodes.
+
+        ``told=False`` walks silently (a warm-up): episodes open, nobody hears of them.
+        """
+        sessions = scan.sessions
+        start = 0 if state.last_session is None else _after(sessions, state.last_session)
+        stop = len(sessions) if until is None else _after(sessions, until)
         if start >= stop:
             return state, []
-        begin = state
-        events: list[Alert] = []
-        days = list(sessions.date)
-        values = corr.to_numpy(dtype="float64").tolist()
-        befores = prev_corr.to_numpy(dtype="float64").tolist()
-        zs = stats.to_numpy(dtype="float64").tolist()
-        for position in range(start, stop):
-            state, found = self._step(
-                pair,
-                state,
-                days=days,
-                position=position,
-                corr=values[position],
-                before=befores[position],
-                z=zs[position],
-            )
-            events.extend(found)
-        last_seen = next(
-            (p for p in range(stop - 1, start - 1, -1) if not math.isnan(values[p])), None
-        )
-        state = replace(
-            state,
-            last_session=days[stop - 1],
-            last_corr=values[last_seen] if last_seen is not None else state.last_corr,
-        )
-        if mode == "backtest":
-            return state, events
-        if begin.last_session is None:
-            return state, []  # first sight of this pair: warm up silently
-        if stop - start == 1:
-            return state, events
-        return state, self._summarize(pair, begin, state, events, days[stop - 1])
-
-    def _step(
-        self,
-        pair: Pair,
-        state: PairState,
-        *,
-        days: list[date],
-        position: int,
-        corr: float,
-        before: float,
-        z: float,
-    ) -> tuple[PairState, list[Alert]]:
-        if math.isnan(corr):
-            return state, []
-        session = days[position]
+        first_sight = state.last_session is None and mode == "live"
+        quiet = first_sight or not told
+        episode = state.episode
         alerts: list[Alert] = []
-        state, regime_alert = self._regime(
-            pair, state, session=session, corr=corr, before=before, z=z
-        )
-        if regime_alert is not None:
-            alerts.append(regime_alert)
-        if not math.isnan(before) and not math.isnan(z):
-            state, spike = self._spike(
-                pair, state, days=days, position=position, corr=corr, before=before, z=z
+        for event in scan.events:
+            if not start <= event.position < stop:
+                continue
+            candidate = self._alert(scan, event)
+            if candidate is None:
+                continue
+            episode, alert = follow(
+                episode, candidate, opens=event.opens, closes=event.closes, told=not quiet
             )
-            if spike is not None:
-                alerts.append(spike)
-        return state, alerts
+            if alert is not None and not quiet:
+                alerts.append(alert)
+        end = replace(state, last_session=sessions[stop - 1], episode=episode)
+        if mode == "backtest" or stop - start == 1 or first_sight:
+            return end, alerts
+        return end, _summarize(state, end, alerts)
 
-    def _regime(
-        self, pair: Pair, state: PairState, *, session: date, corr: float, before: float, z: float
-    ) -> tuple[PairState, Alert | None]:
-        bands = self.settings.bands
-        if state.regime is None:
-            return replace(state, regime=bands.plain(corr)), None
-        candidate = bands.classify(corr, state.regime)
-        if candidate == state.regime:
-            if state.pending is None:
-                return state, None  # the common case: nothing changes, nothing to copy
-            return replace(state, pending=None, pending_count=0), None
-        count = state.pending_count + 1 if candidate == state.pending else 1
-        if count < self.settings.confirm_sessions:
-            return replace(state, pending=candidate, pending_count=count), None
-        alert = Alert(
-            AlertKind.REGIME,
-            pair,
-            self.settings.window,
-            session,
-            corr,
-            before,
-            z,
-            regime_from=state.regime,
-            regime_to=candidate,
+    def _alert(self, scan: PairScan, event: RuleEvent) -> Alert | None:
+        """The alert an event stands for, with the numbers of its session."""
+        t = event.position
+        corr = float(scan.corr[t])
+        if math.isnan(corr):
+            return None
+        regime_now = scan.regime_at(t)
+        return Alert(
+            kind=event.kind,
+            pair=scan.pair,
+            window=self.settings.window,
+            session=scan.sessions[t],
+            corr=corr,
+            prev_corr=float(scan.base_corr[t]),
+            z=float(scan.z[t]),
+            regime_from=event.regime_from or regime_now,
+            regime_to=event.regime_to or regime_now,
+            direction=event.direction,
+            lower=float(scan.lower[t]),
+            upper=float(scan.upper[t]),
+            prev_lower=float(scan.base_lower[t]),
+            prev_upper=float(scan.base_upper[t]),
         )
-        return replace(state, regime=candidate, pending=None, pending_count=0), alert
 
-    def _spike(
-        self,
-        pair: Pair,
-        state: PairState,
-        *,
-        days: list[date],
-        position: int,
-        corr: float,
-        before: float,
-        z: float,
-    ) -> tuple[PairState, Alert | None]:
-        settings = self.settings
-        session = days[position]
-        change = corr - before
-        if z >= settings.spike_z and change >= settings.spike_min_change:
-            kind, last, last_z = AlertKind.SPIKE, state.last_up, state.last_up_z
-        elif z <= -settings.spike_z and change <= -settings.spike_min_change:
-            kind, last, last_z = AlertKind.DECOUPLING, state.last_down, state.last_down_z
-        else:
-            return state, None
-        if last is not None:
-            elapsed = position - bisect.bisect_left(days, last)
-            if elapsed < settings.cooldown_sessions and abs(z) < abs(last_z) + settings.override_z:
-                return state, None
-        alert = Alert(
-            kind,
-            pair,
-            settings.window,
-            session,
-            corr,
-            before,
-            z,
-            regime_from=state.regime,
-            regime_to=state.regime,
-        )
-        if kind is AlertKind.SPIKE:
-            return replace(state, last_up=session, last_up_z=z), alert
-        return replace(state, last_down=session, last_down_z=z), alert
 
-    def _summarize(
-        self, pair: Pair, begin: PairState, end: PairState, events: list[Alert], last: date
-    ) -> list[Alert]:
-        """After downtime: the net regime change once, plus what fired on the last session."""
-        summary: list[Alert] = []
-        if begin.regime is not None and end.regime != begin.regime and end.last_corr is not None:
-            latest = next((a for a in reversed(events) if a.session == last), None)
-            summary.append(
-                Alert(
-                    AlertKind.REGIME,
-                    pair,
-                    self.settings.window,
-                    last,
-                    end.last_corr,
-                    begin.last_corr if begin.last_corr is not None else math.nan,
-                    latest.z if latest is not None else math.nan,
-                    regime_from=begin.regime,
-                    regime_to=end.regime,
-                    catch_up=True,
-                    since=begin.last_session,
-                )
-            )
-        summary.extend(a for a in events if a.session == last and a.kind is not AlertKind.REGIME)
-        return summary
+def _after(sessions: tuple[date, ...], day: date) -> int:
+    """Index of the first session after ``day``."""
+    return int(np.searchsorted(_days(sessions), np.datetime64(day), "right"))
+
+
+@lru_cache(maxsize=8)
+def _days(sessions: tuple[date, ...]) -> np.ndarray:
+    """The sessions as an array, converted once.
+
+    A calibration walks thousands of paths over the same sessions.
+    """
+    return np.array(sessions, dtype="datetime64[D]")
+
+
+def _merged(outputs: dict[str, RuleOutput], paths: int) -> list[list[RuleEvent]]:
+    """Per history, every rule's events by session, rules of one session in registry order."""
+    keyed: list[list[tuple[int, int, RuleEvent]]] = [[] for _ in range(paths)]
+    for order, rule in enumerate(RULES):
+        for path, events in enumerate(outputs[rule.NAME].events):
+            keyed[path].extend((event.position, order, event) for event in events)
+    return [[event for _, _, event in sorted(path, key=lambda item: item[:2])] for path in keyed]
+
+
+def _summarize(begin: PairState, end: PairState, alerts: list[Alert]) -> list[Alert]:
+    """After downtime: the episode that opened meanwhile, once, and the end of the old one."""
+    summary: list[Alert] = []
+    before, after = begin.episode, end.episode
+    if after is not None and after.told and (before is None or before.key != after.key):
+        opening = next((a for a in alerts if a.key == after.key), None)
+        if opening is not None:
+            summary.append(replace(opening, catch_up=True, since=begin.last_session))
+    if before is not None and (after is None or after.key != before.key):
+        ending = [a for a in alerts if a.episode == before.key and a.kind is AlertKind.SETTLED]
+        summary.extend(ending[-1:])
+    return summary

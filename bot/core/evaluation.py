@@ -14,9 +14,9 @@ from datetime import date
 import pandas as pd
 
 from bot.core.analytics import Analytics, compute_analytics
-from bot.core.engine import AlertEngine, Mode, PairState
+from bot.core.engine import AlertEngine, Mode, PairScan, PairState
 from bot.core.messages import Message, alert_message
-from bot.core.models import Alert, Pair, QualityIssue, QualityKind
+from bot.core.models import Alert, AlertKind, Pair, QualityIssue, QualityKind
 from bot.core.snapshot import Snapshot, build_snapshot
 
 __all__ = ["AnalysisSettings", "Evaluation", "Evaluator"]
@@ -90,32 +90,34 @@ class Evaluator:
         before it, exactly as a bot started on that day would have.
         """
         analytics = self.analytics(returns)
-        window = self.analysis.headline_window
         new_states: dict[Pair, PairState] = {}
         alerts: list[Alert] = []
         held_back: dict[Pair, list[QualityIssue]] = {}
+        regimes: dict[Pair, str | None] = {}
         for pair in self.alert_pairs:
             state = states.get(pair, PairState())
+            scan = self.engine.scan(pair, returns[pair.crypto], returns[pair.equity])
             blocking = self._blocking(pair, issues, analytics.sessions)
             if blocking:
                 held_back[pair] = blocking
                 new_states[pair] = state
+                regimes[pair] = _regime_as_of(scan, state.last_session)
                 continue
-            corr, prev = analytics.series(pair, window), analytics.previous(pair, window)
             if start is not None and state.last_session is None:
-                before_start = pd.Timestamp(start) - pd.Timedelta(days=1)
+                before_start = (pd.Timestamp(start) - pd.Timedelta(days=1)).date()
                 state, _ = self.engine.advance(
-                    pair, corr, prev, state, mode="live", until=before_start.date()
+                    scan, state, mode="backtest", until=before_start, told=False
                 )
             until = _last_complete_session(returns, pair, end)
             if until is None:  # not one session with both prices yet
                 new_states[pair] = state
+                regimes[pair] = None
                 continue
-            state, found = self.engine.advance(pair, corr, prev, state, mode=mode, until=until)
+            state, found = self.engine.advance(scan, state, mode=mode, until=until)
             new_states[pair] = state
+            regimes[pair] = _regime_as_of(scan, state.last_session)
             alerts.extend(found)
-        alerts.sort(key=lambda a: (a.session, str(a.pair), a.kind.value))
-        regimes = {pair: state.regime for pair, state in new_states.items()}
+        alerts.sort(key=lambda a: (a.session, str(a.pair), _KIND_ORDER[a.kind]))
         snapshot = self.snapshot(analytics, regimes, issues, at=end)
         contexts: dict[date, Snapshot | None] = {}
         if snapshot is not None:
@@ -139,7 +141,7 @@ class Evaluator:
         return build_snapshot(
             analytics,
             headline_window=self.analysis.headline_window,
-            bands=self.engine.settings.bands,
+            bands=self.engine.settings.regime.bands,
             regimes=regimes,
             labels=self.labels,
             issues=issues,
@@ -161,6 +163,19 @@ class Evaluator:
                 continue  # an old broken price no longer reaches the alert window
             blocking.append(issue)
         return blocking
+
+
+_KIND_ORDER = {kind: index for index, kind in enumerate(AlertKind)}
+
+
+def _regime_as_of(scan: PairScan, day: date | None) -> str | None:
+    """The pair's regime on ``day`` (the last session the engine has seen)."""
+    if day is None:
+        return None
+    position = (
+        int(pd.DatetimeIndex(list(scan.sessions)).searchsorted(pd.Timestamp(day), "right")) - 1
+    )
+    return scan.regime_at(position)
 
 
 def _last_complete_session(returns: pd.DataFrame, pair: Pair, end: date | None) -> date | None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 __all__ = [
     "Alert",
     "AlertKind",
     "Asset",
     "AssetKind",
+    "Direction",
     "Pair",
     "QualityIssue",
     "QualityKind",
@@ -116,17 +119,26 @@ class Pair:
 class AlertKind(enum.StrEnum):
     """What happened to a pair's correlation."""
 
-    SPIKE = "spike"  # jumped against the previous window
-    DECOUPLING = "decoupling"  # fell against the previous window
-    REGIME = "regime"  # a confirmed move to another band
+    SPIKE = "spike"  # a significant rise against the baseline (rule ``shift``, up)
+    DECOUPLING = "decoupling"  # a significant fall against the baseline (``shift``, down)
+    REGIME = "regime"  # the correlation moved to another band, inside an episode
+    SETTLED = "settled"  # the change has run its course: the episode ends
+
+
+Direction = Literal["up", "down"]
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
     """One alert; ``key`` is its stable identity, so it is recorded at most once.
 
-    ``catch_up`` marks the single summary alert sent after downtime instead of a burst of
-    stale ones; ``since`` is then the last session seen before the gap.
+    ``corr`` is the correlation over ``window`` sessions with its 95% interval
+    ``lower``..``upper``; ``prev_corr`` what it is compared with (the baseline before the
+    window for a change, the correlation when the episode opened for a follow-up).
+    ``notify`` is false for a follow-up inside an episode, which goes silently as a reply to
+    the message that opened it (``episode``: that alert's key). ``catch_up`` marks the one
+    summary sent after downtime instead of a burst of stale alerts; ``since`` is then the
+    last session seen before the gap.
     """
 
     kind: AlertKind
@@ -140,6 +152,13 @@ class Alert:
     regime_to: str | None = None
     catch_up: bool = False
     since: date | None = None
+    direction: Direction = "up"
+    lower: float = math.nan
+    upper: float = math.nan
+    prev_lower: float = math.nan
+    prev_upper: float = math.nan
+    notify: bool = True
+    episode: str | None = None
 
     @property
     def key(self) -> str:
@@ -150,3 +169,8 @@ class Alert:
     def change(self) -> float:
         """Correlation now minus before."""
         return self.corr - self.prev_corr
+
+    @property
+    def opens_episode(self) -> bool:
+        """Whether this alert is the first message of its episode."""
+        return self.episode is None or self.episode == self.key

@@ -30,6 +30,7 @@ class Due:
     silent: bool
     attempts: int
     message: Message
+    reply_to: int | None = None  # the chat's message this one answers (an episode's first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,14 @@ class OutboxCounts:
     sent: int = 0
     failed: int = 0
     dropped: int = 0
+
+
+#: A delivery ``d`` of outbound ``o`` is not held back: if ``o`` answers an episode's first
+#: message, that message's delivery to the same chat is settled (sent, failed or dropped).
+_NOT_HELD = (
+    "NOT EXISTS (SELECT 1 FROM deliveries w JOIN outbound wo ON wo.id = w.outbound_id "
+    "WHERE wo.key = o.reply_to AND w.chat_id = d.chat_id AND w.status IN ('pending', 'sending'))"
+)
 
 
 class Outbox:
@@ -61,13 +70,17 @@ class Outbox:
     def due(self, now: datetime, *, limit: int = 200, exclude: set[int] | None = None) -> list[Due]:
         """Pending deliveries whose time has come, oldest first."""
         rows = self._store.query(
-            "SELECT d.id, d.outbound_id, o.key, d.chat_id, d.thread_id, d.silent, d.attempts "
-            "FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
-            "WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.id LIMIT ?",
+            "SELECT d.id, d.outbound_id, o.key, d.chat_id, d.thread_id, d.silent, d.attempts, "
+            "first.message_id FROM deliveries d JOIN outbound o ON o.id = d.outbound_id "
+            "LEFT JOIN outbound opening ON opening.key = o.reply_to "
+            "LEFT JOIN deliveries first ON first.outbound_id = opening.id "
+            "AND first.chat_id = d.chat_id AND first.status = 'sent' "
+            f"WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND {_NOT_HELD} "
+            "ORDER BY d.id LIMIT ?",
             [format_ts(now), limit + len(exclude or ())],
         )
         due = []
-        for ident, outbound_id, key, chat_id, thread_id, silent, attempts in rows:
+        for ident, outbound_id, key, chat_id, thread_id, silent, attempts, reply_to in rows:
             if exclude and int(str(ident)) in exclude:
                 continue
             due.append(
@@ -80,6 +93,7 @@ class Outbox:
                     silent=bool(silent),
                     attempts=int(str(attempts)),
                     message=self._payload(int(str(outbound_id))),
+                    reply_to=None if reply_to is None else int(str(reply_to)),
                 )
             )
         return due[:limit]
@@ -91,9 +105,15 @@ class Outbox:
         return self._payloads[outbound_id]
 
     def next_due_at(self) -> datetime | None:
-        """When the earliest pending delivery becomes due, if any is pending."""
+        """When the earliest pending delivery becomes due, if any is pending.
+
+        A reply held behind its opening does not count: it can go no earlier than the
+        opening, which does (or is in flight), so a sender sleeps until then instead of
+        polling a row it may not send yet.
+        """
         rows = self._store.query(
-            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+            "SELECT MIN(d.next_attempt_at) FROM deliveries d "
+            f"JOIN outbound o ON o.id = d.outbound_id WHERE d.status = 'pending' AND {_NOT_HELD}"
         )
         value = rows[0][0] if rows else None
         return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))

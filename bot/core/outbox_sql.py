@@ -10,15 +10,9 @@ from __future__ import annotations
 import sqlite3
 
 from bot.core.models import AlertKind
+from bot.core.rules import SETTING_FOR
 
-__all__ = ["deliver_to", "fan_out", "fan_out_digest", "insert_outbound"]
-
-#: Which per-chat setting governs which alert kind.
-SETTING_FOR: dict[AlertKind, str] = {
-    AlertKind.SPIKE: "spikes",
-    AlertKind.DECOUPLING: "spikes",
-    AlertKind.REGIME: "regimes",
-}
+__all__ = ["deliver_to", "fan_out", "fan_out_digest", "fan_out_follow_up", "insert_outbound"]
 
 
 def insert_outbound(
@@ -29,12 +23,16 @@ def insert_outbound(
     stamp: str,
     *,
     alert_id: int | None = None,
+    reply_to: str | None = None,
 ) -> int:
-    """Store one message to send; returns its id (the existing one for a known key)."""
+    """Store one message to send; returns its id (the existing one for a known key).
+
+    ``reply_to`` names the outbound message this one answers (an episode's first alert).
+    """
     conn.execute(
-        "INSERT INTO outbound (key, kind, alert_id, payload, created_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (key) DO NOTHING",
-        (key, kind, alert_id, payload, stamp),
+        "INSERT INTO outbound (key, kind, alert_id, payload, created_at, reply_to) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, kind, alert_id, payload, stamp, reply_to),
     )
     row = conn.execute("SELECT id FROM outbound WHERE key = ?", (key,)).fetchone()
     return int(row[0])
@@ -50,6 +48,30 @@ def fan_out(conn: sqlite3.Connection, outbound_id: int, kind: AlertKind, stamp: 
         f"WHERE active = 1 AND {setting} != 'off' "
         "ON CONFLICT (outbound_id, chat_id) DO NOTHING",
         (outbound_id, stamp, stamp),
+    )
+    return int(cursor.rowcount)
+
+
+def fan_out_follow_up(
+    conn: sqlite3.Connection, outbound_id: int, kind: AlertKind, reply_to: str, stamp: str
+) -> int:
+    """Silent deliveries of a follow-up to the chats that were sent the episode's first alert.
+
+    A chat that joined later, or whose copy of the first alert was dropped or given up on,
+    never saw the beginning, so gets no reply to it; a chat whose setting for ``kind`` is
+    ``off`` gets nothing.
+    """
+    setting = SETTING_FOR[kind]  # a fixed column name, never user input
+    cursor = conn.execute(
+        "INSERT INTO deliveries (outbound_id, chat_id, thread_id, silent, status, "
+        "next_attempt_at, created_at) "
+        "SELECT ?, c.chat_id, c.thread_id, 1, 'pending', ?, ? FROM chats c "
+        "JOIN deliveries first ON first.chat_id = c.chat_id "
+        "JOIN outbound opening ON opening.id = first.outbound_id AND opening.key = ? "
+        f"WHERE c.active = 1 AND c.{setting} != 'off' "
+        "AND first.status IN ('pending', 'sending', 'sent') "
+        "ON CONFLICT (outbound_id, chat_id) DO NOTHING",
+        (outbound_id, stamp, stamp, reply_to),
     )
     return int(cursor.rowcount)
 

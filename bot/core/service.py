@@ -19,7 +19,7 @@ from bot.core.engine import PairState
 from bot.core.evaluation import Evaluation, Evaluator
 from bot.core.market_data import MarketData, RefreshReport
 from bot.core.messages import Message, render_text, snapshot_message
-from bot.core.models import Pair, QualityIssue, QualityKind, SymbolStatus
+from bot.core.models import Alert, Pair, QualityIssue, QualityKind, SymbolStatus
 from bot.core.outbox import Outbox
 from bot.core.snapshot import Snapshot
 from bot.core.store import Store, StoredAlert, format_ts
@@ -156,13 +156,26 @@ class CorrService:
         async with self._lock:
             report = await self._market.refresh()
             evaluation = await asyncio.to_thread(self._evaluate)
-        known = self._store.alert_keys([alert.key for alert, _ in evaluation.alerts])
+        known = self._store.alert_keys(
+            [alert.key for alert, _ in evaluation.alerts]
+            + [alert.episode for alert, _ in evaluation.alerts if alert.episode]
+        )
         fresh = [
-            (alert.key, message, self.subscribers.count_eligible(alert.kind))
+            (alert.key, message, self._audience(alert, known))
             for alert, message in evaluation.alerts
             if alert.key not in known
         ]
         return report, evaluation, fresh
+
+    def _audience(self, alert: Alert, recorded: set[str]) -> int:
+        """The chats ``alert`` would reach.
+
+        A follow-up of a recorded episode reaches only the chats that got its first alert;
+        one whose first alert is new too, whoever that one reaches.
+        """
+        if alert.opens_episode or alert.episode not in recorded:
+            return self.subscribers.count_eligible(alert.kind)
+        return self.subscribers.count_eligible(alert.kind, follows=alert.episode)
 
     def notify(self, key: str, message: Message, chat_ids: Sequence[int]) -> bool:
         """Queue a notice (to admins) once per key; returns whether it was new."""
@@ -193,14 +206,6 @@ class CorrService:
                 lambda: self._evaluator.analytics(self._market.panel().returns)
             )
         return self._analytics
-
-    def regimes(self) -> dict[Pair, str | None]:
-        """The engine's current regime for every alerting pair."""
-        window = self._evaluator.analysis.headline_window
-        return {
-            pair: PairState.from_json(text).regime
-            for pair, text in self._store.engine_states(window).items()
-        }
 
     def data_status(self) -> list[SymbolStatus]:
         """Per symbol freshness, from the store (no network)."""

@@ -27,7 +27,13 @@ import pandas as pd
 
 from bot.core.errors import StoreError
 from bot.core.models import Alert, AlertKind, Pair
-from bot.core.outbox_sql import deliver_to, fan_out, fan_out_digest, insert_outbound
+from bot.core.outbox_sql import (
+    deliver_to,
+    fan_out,
+    fan_out_digest,
+    fan_out_follow_up,
+    insert_outbound,
+)
 
 __all__ = ["MIGRATIONS", "FetchRecord", "Store", "StoredAlert", "format_ts", "parse_ts"]
 
@@ -130,6 +136,28 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (outbound_id, chat_id)
     );
     CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at)
+    """,
+    """
+    ALTER TABLE alerts ADD COLUMN direction TEXT;    -- up | down: the correlation rose or fell
+    ALTER TABLE alerts ADD COLUMN lower REAL;        -- 95% interval of corr
+    ALTER TABLE alerts ADD COLUMN upper REAL;
+    ALTER TABLE alerts ADD COLUMN prev_lower REAL;   -- 95% interval of prev_corr
+    ALTER TABLE alerts ADD COLUMN prev_upper REAL;
+    ALTER TABLE alerts ADD COLUMN notify INTEGER NOT NULL DEFAULT 1;  -- 0: silent follow-up
+    ALTER TABLE alerts ADD COLUMN episode TEXT;      -- key of the alert that opened it
+    ALTER TABLE outbound ADD COLUMN reply_to TEXT;   -- key of the outbound this one answers
+    -- alerts of earlier versions: a decoupling, or a regime change to a lower band, fell
+    UPDATE alerts SET direction = CASE
+        WHEN kind = 'decoupling' THEN 'down'
+        WHEN kind = 'regime' AND regime_from IS NOT NULL AND (
+            CASE regime_to WHEN 'inverse' THEN 0 WHEN 'decoupled' THEN 1
+                WHEN 'linked' THEN 2 ELSE 3 END
+        ) < (
+            CASE regime_from WHEN 'inverse' THEN 0 WHEN 'decoupled' THEN 1
+                WHEN 'linked' THEN 2 ELSE 3 END
+        ) THEN 'down'
+        ELSE 'up'
+    END
     """,
 )
 
@@ -418,20 +446,28 @@ class Store:
         with self.transaction() as conn:
             for alert, message, payload in alerts:
                 cursor = conn.execute(
-                    "INSERT INTO alerts (key, kind, crypto, equity, window_len, session, "
-                    "corr, prev_corr, z, regime_from, regime_to, catch_up, since, message, "
-                    "created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"INSERT INTO alerts ({_ALERT_COLUMNS}, message, created_at) "
+                    f"VALUES ({', '.join('?' * (_ALERT_FIELDS + 2))}) "
                     "ON CONFLICT (key) DO NOTHING",
-                    _alert_row(alert, message, stamp),
+                    (*_alert_row(alert), message, stamp),
                 )
                 if cursor.rowcount == 1:
                     alert_id = int(cursor.lastrowid or 0)
                     recorded.append(StoredAlert(alert_id, alert, message))
+                    reply_to = None if alert.opens_episode else alert.episode
                     outbound_id = insert_outbound(
-                        conn, alert.key, alert.kind.value, payload, stamp, alert_id=alert_id
+                        conn,
+                        alert.key,
+                        alert.kind.value,
+                        payload,
+                        stamp,
+                        alert_id=alert_id,
+                        reply_to=reply_to,
                     )
-                    fan_out(conn, outbound_id, alert.kind, stamp)
+                    if reply_to is None:
+                        fan_out(conn, outbound_id, alert.kind, stamp)
+                    else:
+                        fan_out_follow_up(conn, outbound_id, alert.kind, reply_to, stamp)
             conn.executemany(
                 "INSERT INTO engine_state (crypto, equity, window_len, state, updated_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (crypto, equity, window_len) "
@@ -464,8 +500,7 @@ class Store:
     def recent_alerts(self, limit: int) -> list[StoredAlert]:
         """The latest ``limit`` alerts, newest first."""
         rows = self.query(
-            "SELECT id, kind, crypto, equity, window_len, session, corr, prev_corr, z, "
-            "regime_from, regime_to, catch_up, since, message FROM alerts "
+            f"SELECT id, message, {_ALERT_COLUMNS} FROM alerts "
             "ORDER BY session DESC, id DESC LIMIT ?",
             [limit],
         )
@@ -506,7 +541,15 @@ class StoredAlert:
     message: str
 
 
-def _alert_row(alert: Alert, message: str, stamp: str) -> tuple[object, ...]:
+#: The columns of an alert, in the order of :func:`_alert_row` and :func:`_stored_alert`.
+_ALERT_COLUMNS = (
+    "key, kind, crypto, equity, window_len, session, corr, prev_corr, z, regime_from, "
+    "regime_to, catch_up, since, direction, lower, upper, prev_lower, prev_upper, notify, episode"
+)
+_ALERT_FIELDS = _ALERT_COLUMNS.count(",") + 1
+
+
+def _alert_row(alert: Alert) -> tuple[object, ...]:
     return (
         alert.key,
         alert.kind.value,
@@ -515,20 +558,34 @@ def _alert_row(alert: Alert, message: str, stamp: str) -> tuple[object, ...]:
         alert.window,
         alert.session.isoformat(),
         alert.corr,
-        None if math.isnan(alert.prev_corr) else alert.prev_corr,
-        None if math.isnan(alert.z) else alert.z,
+        _real(alert.prev_corr),
+        _real(alert.z),
         alert.regime_from,
         alert.regime_to,
         int(alert.catch_up),
         None if alert.since is None else alert.since.isoformat(),
-        message,
-        stamp,
+        alert.direction,
+        _real(alert.lower),
+        _real(alert.upper),
+        _real(alert.prev_lower),
+        _real(alert.prev_upper),
+        int(alert.notify),
+        alert.episode,
     )
 
 
+def _real(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _number(value: object) -> float:
+    return math.nan if value is None else float(str(value))
+
+
 def _stored_alert(row: tuple[object, ...]) -> StoredAlert:
+    ident, msg, *fields = row
     (
-        ident,
+        _key,
         kind,
         crypto,
         equity,
@@ -541,20 +598,33 @@ def _stored_alert(row: tuple[object, ...]) -> StoredAlert:
         r_to,
         catch_up,
         since,
-        msg,
-    ) = row
+        direction,
+        lower,
+        upper,
+        prev_lower,
+        prev_upper,
+        notify,
+        episode,
+    ) = fields
     alert = Alert(
         kind=AlertKind(str(kind)),
         pair=Pair(str(crypto), str(equity)),
         window=int(str(window)),
         session=date.fromisoformat(str(session)),
         corr=float(str(corr)),
-        prev_corr=math.nan if prev is None else float(str(prev)),
-        z=math.nan if z is None else float(str(z)),
+        prev_corr=_number(prev),
+        z=_number(z),
         regime_from=None if r_from is None else str(r_from),
         regime_to=None if r_to is None else str(r_to),
         catch_up=bool(catch_up),
         since=None if since is None else date.fromisoformat(str(since)),
+        direction="down" if direction == "down" else "up",
+        lower=_number(lower),
+        upper=_number(upper),
+        prev_lower=_number(prev_lower),
+        prev_upper=_number(prev_upper),
+        notify=bool(notify),
+        episode=None if episode is None else str(episode),
     )
     return StoredAlert(int(str(ident)), alert, str(msg))
 
@@ -570,5 +640,5 @@ def _create_private(path: Path) -> None:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script on semicolons (the scripts hold no string literals)."""
+    """Split a migration script on semicolons (none inside the scripts' string literals)."""
     return [s.strip() for s in script.split(";") if s.strip()]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.models import AlertKind
-from bot.core.outbox_sql import SETTING_FOR
+from bot.core.rules import SETTING_FOR
 from bot.core.store import Store, format_ts
 
 __all__ = ["Chat", "Level", "Subscribers"]
@@ -149,12 +149,25 @@ class Subscribers:
                 )
         return self.get(chat_id)
 
-    def count_eligible(self, kind: AlertKind) -> int:
-        """How many chats an alert of ``kind`` would reach."""
+    def count_eligible(self, kind: AlertKind, *, follows: str | None = None) -> int:
+        """How many chats an alert of ``kind`` would reach.
+
+        A follow-up (``follows``: the key of its episode's recorded first alert) reaches only
+        the chats that were sent that first alert, as :func:`fan_out_follow_up` decides.
+        """
         setting = SETTING_FOR[kind]  # a fixed column name, never user input
-        rows = self._store.query(
-            f"SELECT COUNT(*) FROM chats WHERE active = 1 AND {setting} != 'off'"
-        )
+        if follows is None:
+            rows = self._store.query(
+                f"SELECT COUNT(*) FROM chats WHERE active = 1 AND {setting} != 'off'"
+            )
+        else:
+            rows = self._store.query(
+                "SELECT COUNT(*) FROM chats c JOIN deliveries first ON first.chat_id = c.chat_id "
+                "JOIN outbound opening ON opening.id = first.outbound_id AND opening.key = ? "
+                f"WHERE c.active = 1 AND c.{setting} != 'off' "
+                "AND first.status IN ('pending', 'sending', 'sent')",
+                (follows,),
+            )
         return int(str(rows[0][0]))
 
     def count_active(self) -> int:

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -264,9 +264,18 @@ class Sender:
                 return
 
     async def _send(self, item: Due) -> int:
-        """Send every chunk of the message; returns the id of the first one."""
+        """Send every chunk of the message; returns the id of the first one.
+
+        A follow-up inside an episode answers the chat's copy of the episode's first alert
+        (``reply_parameters``), and still goes if that message was deleted meanwhile.
+        """
         first = 0
         for index, chunk in enumerate(render_html_chunks(item.message)):
+            reply = (
+                ReplyParameters(item.reply_to, allow_sending_without_reply=True)
+                if index == 0 and item.reply_to is not None
+                else None
+            )
             sent = await self._bot.send_message(
                 chat_id=item.chat_id,
                 text=chunk,
@@ -274,6 +283,7 @@ class Sender:
                 disable_notification=item.silent,
                 message_thread_id=item.thread_id,
                 link_preview_options=None,
+                reply_parameters=reply,
                 read_timeout=15,
                 write_timeout=15,
             )

@@ -20,7 +20,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.messages import ARROW, Message, Table, fmt_change, fmt_corr, fmt_z, table_lines
+from bot.core.messages import (
+    ARROW,
+    Message,
+    Table,
+    fmt_change,
+    fmt_with_interval,
+    fmt_z,
+    table_lines,
+)
 from bot.core.models import AlertKind
 from bot.core.store import StoredAlert
 
@@ -98,26 +106,33 @@ def alerts_list_html(alerts: Sequence[StoredAlert]) -> str:
     """The ``/alerts`` reply: one line per alert, in the order given (newest first)."""
     if not alerts:
         return "No alerts yet. They appear here once a pair's correlation moves."
-    lines = ["<b>Recent alerts</b>", ""]
+    lines = ["<b>Recent alerts</b>", "<i>Correlations with their 95% intervals.</i>", ""]
     lines.extend(_alert_line(stored) for stored in alerts)
     return "\n".join(lines)
 
 
 def _alert_line(stored: StoredAlert) -> str:
-    """``2024-08-26 · BTC~PSCT · regime: linked → coupled (0.59, was 0.34)``, escaped."""
+    """``2024-08-26 · BTC~PSCT · spike: 0.34 (0.20 to 0.46) → 0.59 (0.30 to 0.78), ...``.
+
+    Every kind reads its own way; a silent follow-up inside an episode says it is one, and
+    a catch-up after downtime since when. All of it escaped.
+    """
     alert = stored.alert
-    regimes = f"{alert.regime_from or 'n/a'} {ARROW} {alert.regime_to or 'n/a'}"
-    levels = f"({fmt_corr(alert.corr)}, was {fmt_corr(alert.prev_corr)})"
+    now = fmt_with_interval(alert.corr, alert.lower, alert.upper, short=True)
+    was = fmt_with_interval(alert.prev_corr, alert.prev_lower, alert.prev_upper, short=True)
+    follow_up = not alert.notify and not alert.opens_episode
+    kind = f"{alert.kind.value} follow-up" if follow_up else alert.kind.value
+    if alert.kind is AlertKind.REGIME:
+        regimes = f"{alert.regime_from or 'n/a'} {ARROW} {alert.regime_to or 'n/a'}"
+        what = f"{kind}: {regimes}, {now}, was {was}"
+    elif alert.kind is AlertKind.SETTLED:
+        start = " at the episode's start" if follow_up else ""
+        what = f"{kind}: back in line, {now}, was {was}{start}"
+    else:
+        what = f"{kind}: {was} {ARROW} {now}, change {fmt_change(alert.change)}, z {fmt_z(alert.z)}"
     if alert.catch_up:
         since = f" since {alert.since.isoformat()}" if alert.since else ""
-        what = f"catch-up: {regimes}{since} {levels}"
-    elif alert.kind is AlertKind.REGIME:
-        what = f"regime: {regimes} {levels}"
-    else:
-        what = (
-            f"{alert.kind.value}: {fmt_corr(alert.prev_corr)} {ARROW} {fmt_corr(alert.corr)} "
-            f"({fmt_change(alert.change)}, z {fmt_z(alert.z)})"
-        )
+        what = f"catch-up{since}, {what}"
     when = alert.session.isoformat()
     return f"{escape(when)}{SEPARATOR}<b>{escape(str(alert.pair))}</b>{SEPARATOR}{escape(what)}"
 

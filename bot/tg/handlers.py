@@ -331,8 +331,9 @@ async def help_command(update: Update, context: Context) -> None:
 
 
 async def about(update: Update, context: Context) -> None:
-    """/about: the method and the data sources, in plain words."""
-    await _reply(update, about_text(runtime(context).config))
+    """/about: the method, the data sources and today's evidence on the study, from the store."""
+    rt = runtime(context)
+    await _reply(update, about_text(rt.config, rt.service.snapshot()))
 
 
 async def _admin_only(update: Update, context: Context) -> bool:

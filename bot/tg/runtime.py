@@ -42,8 +42,7 @@ class Runtime:
     @property
     def bands(self) -> RegimeBands:
         """The configured regime bands."""
-        regime = self.config.alerts.regime
-        return RegimeBands(edges=regime.edges, hysteresis=regime.hysteresis)
+        return self.config.alerts.regime.settings().bands
 
     def is_admin(self, user_id: int | None) -> bool:
         """Admins are Telegram *user* ids from ``telegram.admins``; nobody by default."""

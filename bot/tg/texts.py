@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from bot.config import Config
+from bot.core.messages import display_name, study_evidence
+from bot.core.snapshot import Snapshot
 from bot.tg.formatting import escape
 
 __all__ = ["COMMANDS", "HELP", "USAGE", "about_text", "help_text"]
@@ -54,28 +58,73 @@ HELP = (
 )
 
 
-def about_text(config: Config) -> str:
-    """The method and data sources in plain words, for this configuration (HTML)."""
-    equities = ", ".join(
-        escape(f"{e.symbol} ({e.label})" if e.label else e.symbol) for e in config.universe.equities
-    )
+def about_text(config: Config, snapshot: Snapshot | None = None) -> str:
+    """The method, the study behind the bot and today's evidence on it, in plain words (HTML).
+
+    The study's claims are not asserted: each is weighed against ``snapshot`` (the latest
+    stored one) with the tests ``/corr`` uses, and said to be supported, contradicted or not
+    settled. Without a snapshot yet, that is said plainly.
+    """
+    labels = config.labels
+    equities = ", ".join(escape(display_name(e.symbol, labels)) for e in config.universe.equities)
     crypto = ", ".join(escape(c.symbol) for c in config.universe.crypto)
-    windows = " and ".join(str(w) for w in config.analysis.windows)
+    window = config.analysis.headline_window
+    shift = config.alerts.shift
     low, mid, high = (f"{edge:g}" for edge in config.alerts.regime.edges)
-    return (
+    if config.data.crypto_sampling == "equity_close":
+        sampled = "at that same close"
+    else:
+        sampled = "at its daily close (00:00 UTC, 3 to 7 hours after the NYSE close)"
+    method = (
         "<b>How corrbot measures the link</b>\n"
         f"Every NYSE trading day I take the closing prices of {equities}, and the price of "
-        f"{crypto} at that same close, then log returns from one session to the next (a "
-        "weekend's crypto move lands on Monday).\n\n"
-        f"The correlation of those returns over the last {windows} sessions puts each pair in "
-        f"a regime: inverse (below {low}), decoupled (to {mid}), linked (to {high}), coupled "
-        f"({high} and up). A regime change must hold for "
-        f"{config.alerts.regime.confirm_sessions} sessions before I announce it; a spike is a "
-        "jump against the previous window that is both significant and large.\n\n"
-        "Correlation rises when markets are volatile, so every alert shows volatility next to "
-        "its usual level. Why it matters: in January 2025 JPMorgan found crypto correlates most "
-        "with small-cap tech, more for Bitcoin than for altcoins, peaking when tech is "
-        "re-priced.\n\n"
-        f"<i>Data: crypto from {escape(config.data.crypto_source)}, equities from "
-        f"{escape(config.data.equity_source)}. Not investment advice.</i>"
+        f"{crypto} {escape(sampled)}, then log returns from one session to the next (a "
+        "weekend's crypto move lands on Monday). Every correlation I show comes with its 95% "
+        "interval over the sessions it actually used.\n\n"
+        f"I push an alert only when the co-movement over the last {window} sessions differs "
+        f"from the {shift.baseline_sessions} sessions before beyond noise (|z| of "
+        f"{shift.z:g} or more, a threshold calibrated on histories whose correlation never "
+        "changes). What follows, the correlation reaching another band (inverse below "
+        f"{low}, decoupled to {mid}, linked to {high}, coupled from {high}) or the change "
+        "running its course, comes as a silent reply to that alert."
     )
+    return "\n\n".join(
+        [
+            method,
+            _study(config, snapshot),
+            f"<i>Data: crypto from {escape(config.data.crypto_source)}, equities from "
+            f"{escape(config.data.equity_source)}. Not investment advice.</i>",
+        ]
+    )
+
+
+_VERDICT_MARK = {
+    "supported": "evidence for",
+    "contradicted": "evidence against",
+    "not settled": "not settled",
+}
+
+
+def _study(config: Config, snapshot: Snapshot | None) -> str:
+    """The study in two lines, then the live evidence for or against each of its claims."""
+    window = config.analysis.headline_window
+    intro = (
+        "<b>The study, and what today's data says</b>\n"
+        "In January 2025 JPMorgan's research team reported that crypto has moved with US "
+        "equities since 2020, most with small-cap tech, more for Bitcoin than for altcoins, "
+        "and most when tech is re-priced.\n"
+        f"Over {window} sessions even a correlation near zero has a 95% interval of "
+        f"±{math.tanh(1.96 / math.sqrt(window - 3)):.2f}, so I test each claim instead of "
+        "repeating it (Williams' test for which of two correlations is higher)."
+    )
+    if snapshot is None:
+        return (
+            f"{intro}\n\nNo numbers yet: the evidence on each claim appears here after the "
+            "first daily run."
+        )
+    lines = [f"{intro}\n\n<i>As of the {snapshot.as_of.isoformat()} NYSE close:</i>"]
+    for claim in study_evidence(snapshot):
+        verdict = escape(_VERDICT_MARK[claim.verdict])
+        lines.append(f"\n<b>{escape(claim.claim)}</b>: {verdict}")
+        lines.extend(f"- {escape(line)}" for line in claim.evidence)
+    return "\n".join(lines)
