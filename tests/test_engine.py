@@ -286,6 +286,23 @@ def test_scans_over_several_paths_equal_scan_path_by_path() -> None:
             )
 
 
+def test_scan_pairs_scans_every_pair_as_scan_does_one_at_a_time() -> None:
+    """The pairs of a backtest go through the rules in one pass, each under its own name."""
+    crypto, equity = returns(STORY[:700], seed=7, paths=2)
+    index = pd.bdate_range("2018-01-01", periods=crypto.shape[1])
+    frame = pd.DataFrame(
+        {"BTC": crypto[0], "ETH": crypto[1], "PSCT": equity[0], "IWM": equity[1]}, index=index
+    )
+    pairs = [Pair("BTC", "PSCT"), Pair("ETH", "IWM"), Pair("BTC", "IWM")]
+    together = ENGINE.scan_pairs(pairs, frame)
+    assert [scan.pair for scan in together] == pairs
+    for pair, many in zip(pairs, together, strict=True):
+        one = ENGINE.scan(pair, frame[pair.crypto], frame[pair.equity])
+        assert many.events == one.events
+        np.testing.assert_allclose(many.z, one.z, rtol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(many.corr, one.corr, rtol=1e-9, equal_nan=True)
+
+
 def test_a_long_noisy_history_pushes_at_most_once_per_episode() -> None:
     """On a correlation wandering for six years, one push per episode start.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -151,8 +152,21 @@ class AlertEngine:
         sessions = tuple(pd.DatetimeIndex(crypto.index).date)
         c = crypto.to_numpy(dtype="float64")[None, :]
         e = equity.to_numpy(dtype="float64")[None, :]
-        [scan] = self.scans(pair, sessions, c, e)
+        [scan] = self._scans([pair], sessions, c, e)
         return scan
+
+    def scan_pairs(self, pairs: Sequence[Pair], returns: pd.DataFrame) -> list[PairScan]:
+        """Every pair's history in ``returns`` (a column per symbol) through the rules at once.
+
+        The pairs share their sessions, so they go through the rules as the paths of one
+        pass: the rules' per-session loop runs once, not once per pair.
+        """
+        if not pairs:
+            return []
+        sessions = tuple(pd.DatetimeIndex(returns.index).date)
+        crypto = np.vstack([returns[p.crypto].to_numpy(dtype="float64") for p in pairs])
+        equity = np.vstack([returns[p.equity].to_numpy(dtype="float64") for p in pairs])
+        return self._scans(list(pairs), sessions, crypto, equity)
 
     def scans(
         self, pair: Pair, sessions: tuple[date, ...], crypto: np.ndarray, equity: np.ndarray
@@ -160,8 +174,14 @@ class AlertEngine:
         """Many histories of one pair (returns of shape (paths, sessions)) at once.
 
         Calibration runs a thousand null histories through here in one pass; the live bot
-        and the backtest run one, the real history.
+        and the backtest run the real histories of their pairs (:meth:`scan_pairs`).
         """
+        return self._scans([pair] * crypto.shape[0], sessions, crypto, equity)
+
+    def _scans(
+        self, pairs: list[Pair], sessions: tuple[date, ...], crypto: np.ndarray, equity: np.ndarray
+    ) -> list[PairScan]:
+        """Histories of shape (paths, sessions) through every rule; ``pairs`` names each path."""
         settings = self.settings
         inputs = self.inputs(crypto, equity)
         _, used = self.correlation(crypto, equity, settings.window)
@@ -174,7 +194,7 @@ class AlertEngine:
         z, regime = outputs["shift"].series["z"], outputs["regime"].series["regime"]
         return [
             PairScan(
-                pair=pair,
+                pair=pairs[path],
                 sessions=sessions,
                 corr=inputs.corr[path],
                 lower=lower[path],

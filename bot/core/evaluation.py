@@ -94,9 +94,9 @@ class Evaluator:
         alerts: list[Alert] = []
         held_back: dict[Pair, list[QualityIssue]] = {}
         regimes: dict[Pair, str | None] = {}
-        for pair in self.alert_pairs:
+        scans = self.engine.scan_pairs(self.alert_pairs, returns)
+        for pair, scan in zip(self.alert_pairs, scans, strict=True):
             state = states.get(pair, PairState())
-            scan = self.engine.scan(pair, returns[pair.crypto], returns[pair.equity])
             blocking = self._blocking(pair, issues, analytics.sessions)
             if blocking:
                 held_back[pair] = blocking
