@@ -178,6 +178,17 @@ def test_pair_state_round_trips_through_json() -> None:
     assert PairState.from_json(PairState().to_json()) == PairState()
 
 
+def test_a_warm_up_state_round_trips_through_json_still_untold() -> None:
+    """A live warm-up's untold episode reads back untold: its follow-ups stay silent."""
+    scan = scanned([0.1] * ONSET + [0.85] * 60)
+    state, _ = ENGINE.advance(scan, PairState(), mode="live")
+    assert state.episode is not None
+    back = PairState.from_json(state.to_json())
+    assert back == state
+    assert back.episode is not None
+    assert not back.episode.told
+
+
 def test_an_old_format_state_is_accepted() -> None:
     """A state of the earlier engine keeps its last session; its other keys are ignored."""
     old = json.dumps(

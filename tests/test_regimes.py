@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bot.core.regimes import RegimeBands
@@ -50,3 +52,25 @@ def test_edges_must_ascend() -> None:
 def test_the_regime_rule_uses_these_bands_by_default() -> None:
     """The rule's default bands are the bands documented here."""
     assert RegimeSettings().bands == BANDS
+
+
+@pytest.mark.parametrize(
+    ("regime", "bounds"),
+    [
+        ("inverse", (-math.inf, -0.2)),
+        ("decoupled", (-0.2, 0.2)),
+        ("linked", (0.2, 0.5)),
+        ("coupled", (0.5, math.inf)),
+    ],
+)
+def test_bounds_are_the_edges_around_each_band(regime: str, bounds: tuple[float, float]) -> None:
+    """Each band runs from the edge below (inclusive) to the edge above (exclusive)."""
+    assert BANDS.bounds(regime) == bounds
+
+
+def test_the_outer_bands_have_no_outer_edge_to_leave_by() -> None:
+    """Coupled stays coupled however high; inverse however low."""
+    assert BANDS.classify(1.0, "coupled") == "coupled"
+    assert BANDS.classify(-1.0, "inverse") == "inverse"
+    assert BANDS.classify(-0.16, "inverse") == "inverse"
+    assert BANDS.classify(-0.15, "inverse") == "decoupled"

@@ -45,6 +45,12 @@ def test_a_shorter_stay_is_not_confirmed() -> None:
     assert changes([0.3] * 3 + [0.6, 0.6, 0.3, 0.6, 0.6, 0.3]) == []
 
 
+def test_a_pending_change_that_switches_band_starts_its_count_over() -> None:
+    """From linked: two sessions coupled, then decoupled: three in decoupled are needed."""
+    assert changes([0.3] * 3 + [0.6, 0.6, 0.1, 0.1, 0.1]) == [(7, "linked", "decoupled")]
+    assert changes([0.3] * 3 + [0.6, 0.6, 0.1, 0.1]) == []
+
+
 def test_confirm_sessions_is_the_number_needed() -> None:
     """With confirm_sessions=1 the first session outside the band is the change."""
     eager = RegimeSettings(SETTINGS.bands, confirm_sessions=1)

@@ -63,10 +63,23 @@ def test_fisher_intervals_match_the_scalar_interval_elementwise() -> None:
         np.testing.assert_allclose([lower[i], upper[i]], expected, rtol=1e-12, equal_nan=True)
 
 
-@pytest.mark.parametrize(("df", "table"), [(10, 2.228), (30, 2.042), (1e6, 1.960)])
+@pytest.mark.parametrize(
+    ("df", "table"),
+    [(4, 2.776), (5, 2.571), (10, 2.228), (30, 2.042), (120, 1.980), (1e6, 1.960)],
+)
 def test_student_t_quantile_matches_the_table(df: float, table: float) -> None:
-    """t(0.975, df) from the Cornish-Fisher expansion is within 2e-3 of the printed table."""
-    assert student_t_quantile(0.975, df) == pytest.approx(table, abs=2e-3)
+    """t(0.975, df) from the Cornish-Fisher expansion is within 1e-3 of the printed table."""
+    assert student_t_quantile(0.975, df) == pytest.approx(table, abs=1e-3)
+
+
+@pytest.mark.parametrize("df", [4, 5, 7, 10, 21, 27, 60, 247])
+def test_the_critical_value_agrees_with_the_p_value_shown_beside_it(df: int) -> None:
+    """At the 95% critical value the exact two-sided p-value is 0.05 (to 1e-4).
+
+    The verdict (|t| beyond the critical value) and the p-value a message prints beside it
+    cannot disagree but on a hair's breadth.
+    """
+    assert two_sided_p(student_t_quantile(0.975, df), df) == pytest.approx(0.05, abs=1e-4)
 
 
 def test_student_t_quantile_is_antisymmetric() -> None:
@@ -209,3 +222,29 @@ def test_two_sided_p_matches_student_t_tables(t: float, df: float, p: float) -> 
     """The p-value of Williams' t is Student's, to the tables' three decimals."""
     assert two_sided_p(t, df) == pytest.approx(p, abs=5e-4)
     assert two_sided_p(-t, df) == two_sided_p(t, df)
+
+
+def _williams_rejections(rho: tuple[float, float, float], sessions: int, seed: int) -> float:
+    """How often Williams' test says corr(X, A) != corr(X, B) on 2000 Gaussian samples.
+
+    ``rho`` is (corr(X, A), corr(X, B), corr(A, B)) of the population.
+    """
+    r_a, r_b, r_ab = rho
+    cov = np.array([[1, r_a, r_b], [r_a, 1, r_ab], [r_b, r_ab, 1]])
+    rng = np.random.default_rng(seed)
+    samples = rng.standard_normal((2000, sessions, 3)) @ np.linalg.cholesky(cov).T
+    rejected = 0
+    for sample in samples:
+        r = np.corrcoef(sample.T)
+        rejected += dependent_difference(r[0, 1], r[0, 2], r[1, 2], sessions).significant
+    return rejected / len(samples)
+
+
+def test_williams_test_is_wrong_5_percent_of_the_time_on_equal_correlations() -> None:
+    """Equal population correlations (0.4, 0.4, legs 0.5): 60-session samples reject ~5%."""
+    assert 0.035 <= _williams_rejections((0.4, 0.4, 0.5), 60, seed=5) <= 0.065
+
+
+def test_williams_test_sees_a_large_difference_on_many_sessions() -> None:
+    """0.7 against 0.3 (legs 0.5) on 250 sessions is seen nearly always."""
+    assert _williams_rejections((0.7, 0.3, 0.5), 250, seed=6) > 0.99
