@@ -13,7 +13,13 @@ from bot.core.market_data import MarketData, RefreshSettings
 from bot.core.sources.base import PriceSource
 from bot.core.store import Store
 
-__all__ = ["build_alert_settings", "build_evaluator", "build_market_data", "build_sources"]
+__all__ = [
+    "build_alert_settings",
+    "build_evaluator",
+    "build_market_data",
+    "build_sources",
+    "refresh_settings",
+]
 
 
 def build_sources(
@@ -66,7 +72,6 @@ def build_market_data(
     """The market data service for ``config`` over ``store``."""
     calendar = nyse()
     crypto_source, equity_source = build_sources(config, calendar, clock)
-    data = config.data
     return MarketData(
         store,
         crypto=config.universe.crypto_assets(),
@@ -75,14 +80,20 @@ def build_market_data(
         equity_source=equity_source,
         calendar=calendar,
         clock=clock,
-        settings=RefreshSettings(
-            history_sessions=data.history_sessions,
-            overlap_sessions=data.refresh_overlap_sessions,
-            stale_after=timedelta(minutes=data.stale_after_minutes),
-            outlier_zscore=data.outlier_zscore,
-            crypto_sampling=data.crypto_sampling,
-        ),
+        settings=refresh_settings(config),
         show_progress=show_progress,
+    )
+
+
+def refresh_settings(config: Config) -> RefreshSettings:
+    """How the price cache is refreshed, as ``data.*`` configures it."""
+    data = config.data
+    return RefreshSettings(
+        history_sessions=data.history_sessions,
+        overlap_sessions=data.refresh_overlap_sessions,
+        stale_after=timedelta(minutes=data.stale_after_minutes),
+        outlier_zscore=data.outlier_zscore,
+        crypto_sampling=data.crypto_sampling,
     )
 
 

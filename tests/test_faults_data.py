@@ -24,7 +24,7 @@ from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.engine import PairState
 from bot.core.errors import TemporaryDataError
-from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.market_data import MarketData
 from bot.core.models import AlertKind, Pair, QualityKind
 from bot.core.service import CheckResult, CorrService
 from bot.core.sources.base import FetchRequest, FetchResults, Observations, PriceSource
@@ -33,7 +33,7 @@ from bot.core.sources.synthetic import SyntheticSource
 from bot.core.sources.yfinance_source import YFinanceSource
 from bot.core.store import Store, StoredAlert
 from bot.core.subscribers import Subscribers
-from bot.wiring import build_evaluator, build_market_data
+from bot.wiring import build_evaluator, build_market_data, refresh_settings
 from tests.bot_harness import ADMIN, RunningBot, running_bot, until
 from tests.fake_exchange import FakeExchanges
 from tests.fakes.market import StepSource, write_csv_market
@@ -96,12 +96,7 @@ def _market(
         equity_source=equities or synthetic,
         calendar=calendar,
         clock=clock,
-        settings=RefreshSettings(
-            history_sessions=config.data.history_sessions,
-            overlap_sessions=config.data.refresh_overlap_sessions,
-            stale_after=timedelta(minutes=config.data.stale_after_minutes),
-            crypto_sampling=config.data.crypto_sampling,
-        ),
+        settings=refresh_settings(config),
         show_progress=False,
     )
 

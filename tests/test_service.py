@@ -11,12 +11,12 @@ from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.engine import PairState
 from bot.core.errors import TemporaryDataError
-from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.market_data import MarketData
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.sources.synthetic import SyntheticSource
 from bot.core.store import Store, StoredAlert
-from bot.wiring import build_evaluator, build_market_data
+from bot.wiring import build_evaluator, build_market_data, refresh_settings
 from tests.fakes.market import StepSource
 
 HEADLINE = Pair("BTC", "PSCT")
@@ -75,12 +75,7 @@ def _step_market(config: Config, store: Store, clock: Clock) -> MarketData:
         equity_source=source,
         calendar=calendar,
         clock=clock,
-        settings=RefreshSettings(
-            history_sessions=config.data.history_sessions,
-            overlap_sessions=config.data.refresh_overlap_sessions,
-            stale_after=timedelta(minutes=config.data.stale_after_minutes),
-            crypto_sampling=config.data.crypto_sampling,
-        ),
+        settings=refresh_settings(config),
         show_progress=False,
     )
 
