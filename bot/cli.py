@@ -21,7 +21,7 @@ import pandas as pd
 
 from bot import __version__
 from bot.calibration_report import run_calibration, sampling_text
-from bot.config import Config, load_config, resolve_config_path
+from bot.config import Config, load_config, load_configured, resolve_config_path
 from bot.core.backtest import BacktestResult, run_backtest
 from bot.core.calendar import nyse
 from bot.core.clock import utc_now
@@ -33,7 +33,7 @@ from bot.core.sampling import Sampling
 from bot.core.service import CorrService
 from bot.core.snapshot import Snapshot
 from bot.core.store import Store
-from bot.logsetup import configure_logging
+from bot.logsetup import configure_logging, redact
 from bot.render import fetch_table
 from bot.render import table as render_table
 from bot.wiring import build_evaluator, build_market_data
@@ -165,11 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except ConfigError as exc:
-        print(f"corrbot: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # may quote config.yaml, where a token does not belong
+        print(f"corrbot: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except CorrbotError as exc:
-        print(f"corrbot: {exc}", file=sys.stderr)
+        print(f"corrbot: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("corrbot: interrupted", file=sys.stderr)
@@ -185,7 +185,7 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_path(args.config))
+    config = load_configured(args.config)
     with Store.open(config.storage.path) as store:
         statuses, ok = asyncio.run(_refresh_and_report(config, store))
     print(fetch_table(statuses))
@@ -230,7 +230,7 @@ def _operational_logging(config: Config, verbosity: int) -> None:
 def _run(args: argparse.Namespace) -> int:
     from bot.tg.app import run_bot
 
-    config = load_config(resolve_config_path(args.config))
+    config = load_configured(args.config)
     token = _token()
     _operational_logging(config, args.verbose)
     return asyncio.run(run_bot(config, token))
@@ -239,14 +239,14 @@ def _run(args: argparse.Namespace) -> int:
 def _health(args: argparse.Namespace) -> int:
     from bot.health import check_health
 
-    config = load_config(resolve_config_path(args.config))
+    config = load_configured(args.config)
     verdict = check_health(config, utc_now())
     print(verdict.line)
     return EXIT_OK if verdict.ok else EXIT_FAILED
 
 
 def _check(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_path(args.config))
+    config = load_configured(args.config)
     token = None if args.dry_run else _token()
     _operational_logging(config, args.verbose)
     with Store.open(config.storage.path) as store:
@@ -271,11 +271,18 @@ async def _check_once(config: Config, store: Store, token: str | None) -> int:
             return EXIT_OK if not problems else EXIT_FAILED
         result = await service.check_now()
         delivered = await _deliver(config, service, token)
-        print(
-            f"Data as of {_as_of(result.snapshot)}: {len(result.recorded)} new alert(s); "
-            f"deliveries: {delivered.sent} sent, {delivered.retried} to retry, "
-            f"{delivered.failed} failed, {delivered.dropped} dropped (chat gone)."
-        )
+        if delivered.left_to is not None:
+            print(
+                f"Data as of {_as_of(result.snapshot)}: {len(result.recorded)} new alert(s) "
+                f"recorded; deliveries left to the running bot (sender {delivered.left_to} "
+                "holds this store), which sends them."
+            )
+        else:
+            print(
+                f"Data as of {_as_of(result.snapshot)}: {len(result.recorded)} new alert(s); "
+                f"deliveries: {delivered.sent} sent, {delivered.retried} to retry, "
+                f"{delivered.failed} failed, {delivered.dropped} dropped (chat gone)."
+            )
         for line in result.problems():
             print(f"! {line}")
         return EXIT_OK if result.ok and not delivered.failed else EXIT_FAILED
@@ -314,12 +321,14 @@ async def _deliver(config: Config, service: CorrService, token: str) -> DrainRep
             service,
             max_attempts=config.delivery.max_attempts,
             concurrency=config.delivery.concurrency,
+            admins=config.telegram.admins,
         )
+        # Beside a running bot the lease is its: the drain sends nothing and says so.
         return await sender.drain(within=300.0)
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_path(args.config))
+    config = load_configured(args.config)
     if args.start and args.end and args.start > args.end:
         raise ConfigError(f"--start {args.start} is after --end {args.end}")
     config = _with_history_from(config, args.start)

@@ -12,6 +12,7 @@ configuration file, so a config means the same thing from any working directory.
 from __future__ import annotations
 
 import os
+import re
 import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -54,6 +55,7 @@ __all__ = [
     "TelegramConfig",
     "UniverseConfig",
     "load_config",
+    "load_configured",
     "resolve_config_path",
 ]
 
@@ -190,6 +192,17 @@ class DataConfig(_Strict):
     csv_dir: ConfigPath | None = None
     history_sessions: int = Field(default=1000, ge=60, le=10_000)
     refresh_overlap_sessions: int = Field(default=3, ge=0, le=30)
+    # 20 sessions (four calendar weeks): sources backfill an outage within days, a vendor's
+    # worst within weeks; asking again costs nothing (the instants ride in the same request),
+    # and by then the hole has left most of the 30-session alert window. 0: the old behaviour
+    # (a hole older than the overlap is a known gap at once).
+    late_retry_sessions: int = Field(
+        default=20,
+        ge=0,
+        le=250,
+        description="a session with no price is asked for again on every refresh for this many "
+        "sessions (at least the overlap) before it is a known gap",
+    )
     stale_after_minutes: int = Field(default=90, ge=0, le=24 * 60)
     outlier_zscore: float = Field(default=10.0, gt=3.0, le=100.0)
     synthetic_seed: int = Field(default=7, ge=0)
@@ -233,6 +246,8 @@ class AnalysisConfig(_Strict):
 
 
 _SHIFT = ShiftSettings()
+#: A Bot API token (``<bot id>:<secret>``) as a path segment of a URL.
+_TOKEN_IN_URL = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 _REGIME = RegimeSettings()
 
 
@@ -335,10 +350,26 @@ class AlertsConfig(_Strict):
 class TelegramConfig(_Strict):
     """Where the Bot API is, who administers the bot, and an optional broadcast channel."""
 
-    api_base_url: str = Field(default="https://api.telegram.org/bot", pattern=r"^https?://\S+$")
+    api_base_url: str = "https://api.telegram.org/bot"
     admins: list[TelegramId] = Field(default_factory=list)
     channel: Annotated[str | int | None, BeforeValidator(_not_a_boolean)] = None
     poll_timeout_seconds: int = Field(default=30, ge=1, le=60)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url_shape(cls, value: str) -> str:
+        """Never echoes the value: a token pasted into the URL would reach the terminal."""
+        if _TOKEN_IN_URL.search(value):
+            raise ValueError(
+                "holds a bot token: give the API's base only (https://api.telegram.org/bot); "
+                "the token comes only from TELEGRAM_BOT_TOKEN"
+            )
+        if not re.fullmatch(r"https?://\S+", value):
+            raise ValueError(
+                "must be an http:// or https:// URL without spaces, such as "
+                "https://api.telegram.org/bot (the value is not shown: it may hold a secret)"
+            )
+        return value
 
     @field_validator("channel")
     @classmethod
@@ -518,6 +549,17 @@ def resolve_config_path(cli_path: str | os.PathLike[str] | None) -> Path:
         return Path(cli_path)
     env = os.environ.get(CONFIG_ENV)
     return Path(env) if env else DEFAULT_CONFIG_PATH
+
+
+def load_configured(cli_path: str | os.PathLike[str] | None) -> Config:
+    """The configuration a command runs on: as :func:`resolve_config_path` finds it.
+
+    Every key has a default, so a missing ``./config.yaml`` means the defaults; a file named
+    by ``--config`` or ``$CORRBOT_CONFIG`` must exist (a typo there is an error, not silence).
+    """
+    path = resolve_config_path(cli_path)
+    implicit = cli_path is None and not os.environ.get(CONFIG_ENV)
+    return load_config(path, missing_ok=implicit)
 
 
 def load_config(path: Path, *, missing_ok: bool = False) -> Config:

@@ -1,8 +1,11 @@
 """``corrbot health``: one line and an exit status for Docker, systemd and Kubernetes probes.
 
 Healthy means: the store opens; the running bot's heartbeat (written by ``corrbot run``
-every ``health.heartbeat_seconds``) is fresh; and the daily job succeeded at or after its
-latest scheduled run that is past its retry window. Weekends and holidays are understood
+every ``health.heartbeat_seconds``) is fresh; Telegram answered a poll recently (a wedged
+poller answers no command while the heartbeat goes on); the sender holds its lease and is
+not paused by an unreachable API; and the daily job succeeded at or after its latest
+scheduled run that is past its retry window (else the line gives its first problem, such as
+a feed that stopped moving). Weekends and holidays are understood
 through the same NYSE schedule the bot uses, so Monday morning is not "three days late".
 """
 
@@ -15,13 +18,17 @@ from pathlib import Path
 from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.errors import StoreError
+from bot.core.sender_lease import SenderState, read_sender_state
 from bot.core.service import LastRun
 from bot.core.store import Store, parse_ts
 from bot.scheduler import DailySchedule
 
-__all__ = ["HEARTBEAT_KEY", "Health", "check_health"]
+__all__ = ["HEARTBEAT_KEY", "POLLED_KEY", "Health", "check_health"]
 
 HEARTBEAT_KEY = "heartbeat"
+#: When getUpdates last returned normally (written by ``corrbot run``): a wedged poller
+#: keeps the heartbeat beating while no command is answered.
+POLLED_KEY = "polled_at"
 #: After the retry window, a little slack for the job itself to finish.
 _SLACK = dt.timedelta(minutes=30)
 
@@ -35,40 +42,91 @@ class Health:
 
 
 def check_health(config: Config, now: dt.datetime) -> Health:
-    """Inspect the store the running bot writes; never creates or changes anything."""
+    """Inspect the store the running bot writes; never creates or changes anything.
+
+    The checks run in the order an operator would look: is the process alive (heartbeat),
+    does it still hear Telegram (polling), does it still deliver (the sender's lease), did
+    the daily job succeed when due (and if not, the first problem it reported).
+    """
     path = Path(config.storage.path)
     if not path.exists():
         return Health(False, f"unhealthy: no store at {path} (has `corrbot run` started?)")
     try:
         with Store.open(path) as store:
             heartbeat = store.get_meta(HEARTBEAT_KEY)
+            polled = store.get_meta(POLLED_KEY)
             success = store.get_meta("last_success")
+            last = store.get_meta("last_run")
+            sender = read_sender_state(store)
     except StoreError as exc:
         return Health(False, f"unhealthy: {exc}")
     if heartbeat is None:
         return Health(False, "unhealthy: no heartbeat yet (is `corrbot run` running?)")
     age = now - parse_ts(heartbeat).to_pydatetime()
-    problem = _heartbeat_problem(age, dt.timedelta(seconds=config.health.max_heartbeat_age_seconds))
+    limit = dt.timedelta(seconds=config.health.max_heartbeat_age_seconds)
+    problem = (
+        _heartbeat_problem(age, limit)
+        or _polling_problem(
+            polled, now, limit + dt.timedelta(seconds=config.telegram.poll_timeout_seconds)
+        )
+        or _sender_problem(sender, now)
+        or _job_problem(config, now, success, last)
+    )
     if problem is not None:
         return Health(False, f"unhealthy: {problem}")
+    last_ok = _finished(success)
+    ran = (
+        "no run due yet" if last_ok is None else f"last successful run {last_ok:%Y-%m-%d %H:%M} UTC"
+    )
+    return Health(True, f"healthy: heartbeat {_human(age)} ago, {ran}")
+
+
+def _polling_problem(polled: str | None, now: dt.datetime, limit: dt.timedelta) -> str | None:
+    """A poller that stopped returning answers no command, though the heartbeat goes on."""
+    if polled is None:
+        return "Telegram has not answered a poll yet (is it reachable?)"
+    age = now - parse_ts(polled).to_pydatetime()
+    if age > limit:
+        return f"polling is stuck: Telegram last answered a poll {_human(age)} ago"
+    return None
+
+
+def _sender_problem(state: SenderState | None, now: dt.datetime) -> str | None:
+    """Deliveries need a live sender, and one that is not paused by an unreachable API."""
+    if state is None:
+        return "the sender has not started (no alert can be delivered)"
+    if not state.live(now):
+        since = now - state.renewed_at
+        return f"the sender is not running (last seen {_human(since)} ago): deliveries wait"
+    if state.paused and state.paused_since is not None:
+        reason = f": {state.pause_reason}" if state.pause_reason else ""
+        return (
+            f"deliveries paused for {_human(now - state.paused_since)}, "
+            f"Telegram unreachable{reason}"
+        )
+    return None
+
+
+def _job_problem(
+    config: Config, now: dt.datetime, success: str | None, last: str | None
+) -> str | None:
+    """The latest run due (past its retry window) must have succeeded; if not, say why."""
     schedule = DailySchedule(
         dt.time(*config.schedule.hour_minute), config.schedule.timezone, nyse()
     )
     grace = dt.timedelta(minutes=config.schedule.retry_for_minutes) + _SLACK
     due = schedule.last_run(now - grace)
-    last_ok = None
-    if success is not None:
-        last_ok = parse_ts(LastRun.from_json(success).finished_at).to_pydatetime()
-    if due is not None and (last_ok is None or last_ok < due):
-        since = "never" if last_ok is None else f"last at {last_ok:%Y-%m-%d %H:%M} UTC"
-        return Health(
-            False,
-            f"unhealthy: the daily job due {due:%Y-%m-%d %H:%M %Z} has not succeeded ({since})",
-        )
-    ran = (
-        "no run due yet" if last_ok is None else f"last successful run {last_ok:%Y-%m-%d %H:%M} UTC"
-    )
-    return Health(True, f"healthy: heartbeat {_human(age)} ago, {ran}")
+    last_ok = _finished(success)
+    if due is None or (last_ok is not None and last_ok >= due):
+        return None
+    since = "never" if last_ok is None else f"last at {last_ok:%Y-%m-%d %H:%M} UTC"
+    line = f"the daily job due {due:%Y-%m-%d %H:%M %Z} has not succeeded ({since})"
+    problems = [] if last is None else LastRun.from_json(last).problems
+    return f"{line}; {problems[0]}" if problems else line
+
+
+def _finished(run: str | None) -> dt.datetime | None:
+    return None if run is None else parse_ts(LastRun.from_json(run).finished_at).to_pydatetime()
 
 
 def _heartbeat_problem(age: dt.timedelta, limit: dt.timedelta) -> str | None:

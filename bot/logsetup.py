@@ -5,12 +5,19 @@ httpx logs every request URL at INFO, and Bot API URLs contain the token
 So the ``httpx``/``httpcore`` loggers are held at WARNING, and every handler formats through
 :class:`RedactingFormatter`, which replaces each registered secret, in plain and
 URL-encoded form, in the final text, tracebacks included.
+
+A token is registered in every form it may travel in: as given (an environment variable
+pasted with a trailing newline), stripped (what python-telegram-bot puts in its URLs), its
+secret half after the colon on its own, and URL-encoded. Anything shaped like a Bot API token
+(``<digits>:<35 url-safe characters>``) is redacted too, registered or not: a token pasted
+into ``config.yaml`` or another process's environment is still a secret.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import urllib.parse
 from collections.abc import Iterable
@@ -27,6 +34,10 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 _SECRETS: set[str] = set()
+#: Bot API tokens as @BotFather issues them: the bot id, a colon, 35 url-safe characters.
+_TOKEN_SHAPE = re.compile(r"\d{5,}(?::|%3A)[A-Za-z0-9_-]{30,}")
+#: The secret half of a token alone is redacted only when long enough not to hit ordinary text.
+_MIN_SECRET_PART = 16
 _NOISY = ("httpx", "httpcore", "apscheduler.scheduler", "apscheduler.executors.default")
 
 
@@ -36,9 +47,14 @@ def register_secret(secret: str) -> None:
     Besides the formatters, a log-record factory scrubs every record as it is created, so
     handlers corrbot does not own (pytest's, a library's) never see the secret either.
     """
-    if secret:
-        _SECRETS.add(secret)
-        _SECRETS.add(urllib.parse.quote(secret, safe=""))
+    forms = {secret, secret.strip()}
+    _, colon, tail = secret.strip().partition(":")
+    if colon and len(tail) >= _MIN_SECRET_PART:
+        forms.add(tail)
+    for form in forms - {""}:
+        _SECRETS.add(form)
+        _SECRETS.add(urllib.parse.quote(form, safe=""))
+    if _SECRETS:
         _install_record_factory()
 
 
@@ -66,11 +82,11 @@ def _install_record_factory() -> None:
 
 
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with every known secret replaced."""
+    """``text`` with every known secret, and anything shaped like a bot token, replaced."""
     for secret in sorted(secrets if secrets is not None else _SECRETS, key=len, reverse=True):
         if secret:
             text = text.replace(secret, REDACTED)
-    return text
+    return _TOKEN_SHAPE.sub(REDACTED, text)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -133,6 +149,7 @@ def configure_logging(
     """
     for secret in secrets:
         register_secret(secret)
+    _install_record_factory()  # token-shaped text is scrubbed even when none is registered
     if verbosity > 0:
         resolved = logging.INFO if verbosity == 1 else logging.DEBUG
     else:

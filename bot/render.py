@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from bot.core.models import SymbolStatus
 
@@ -39,6 +40,10 @@ def fetch_table(statuses: Sequence[SymbolStatus]) -> str:
         else:
             plural = "s" if status.stale_sessions != 1 else ""
             stale = f"{status.stale_sessions} session{plural} behind"
+        if status.pending:
+            stale += f", {len(status.pending)} missing (fetched again)"
+        if status.gaps:
+            stale += f", {len(status.gaps)} known gap{'s' if len(status.gaps) != 1 else ''}"
         rows.append(
             [
                 status.asset.symbol,
@@ -57,6 +62,21 @@ def fetch_table(statuses: Sequence[SymbolStatus]) -> str:
         right=(5, 7),
     )
     findings = [f"  {issue}" for status in statuses for issue in status.issues]
+    for status in statuses:  # holes a "fresh" symbol still has: the n of its windows is lower
+        if status.pending:
+            findings.append(
+                f"  {status.asset.symbol}: still missing, fetched again on every refresh: "
+                + ", ".join(d.isoformat() for d in status.pending)
+            )
+        if status.gaps:
+            findings.append(
+                f"  {status.asset.symbol}: known gaps, no longer asked for: " + _dates(status.gaps)
+            )
     if findings:
         text += "\n\nFindings:\n" + "\n".join(findings)
     return text
+
+
+def _dates(days: Sequence[date], shown: int = 5) -> str:
+    listed = ", ".join(d.isoformat() for d in days[-shown:])
+    return listed if len(days) <= shown else f"{len(days)}, latest {listed}"

@@ -91,6 +91,7 @@ def refresh_settings(config: Config) -> RefreshSettings:
     return RefreshSettings(
         history_sessions=data.history_sessions,
         overlap_sessions=data.refresh_overlap_sessions,
+        late_retry_sessions=data.late_retry_sessions,
         stale_after=timedelta(minutes=data.stale_after_minutes),
         outlier_zscore=data.outlier_zscore,
         crypto_sampling=data.crypto_sampling,

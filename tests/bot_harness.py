@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import Config
 from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
@@ -137,6 +139,26 @@ async def running_bot(
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def record_daily_retries(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """Every time a retry of the daily job is scheduled, in order (the job still runs).
+
+    APScheduler would wait real minutes for the retry, so tests check it was scheduled, and
+    when, instead of waiting for it.
+    """
+    from telegram.ext import JobQueue
+
+    retries: list[datetime] = []
+    real_run_once = JobQueue.run_once
+
+    def run_once(self: JobQueue, callback: Any, when: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("name") == "daily-retry":
+            retries.append(when)
+        return real_run_once(self, callback, when, *args, **kwargs)
+
+    monkeypatch.setattr(JobQueue, "run_once", run_once)
+    return retries
 
 
 async def spawn_corrbot(

@@ -206,6 +206,12 @@ class FakeTelegram:
         self.validate_html = validate_html
         self.default_member_status: MemberStatus = default_member_status
         self.conflict = False  # getUpdates answers 409 while True
+        #: While set (502 or 504), every request is answered with that gateway error page,
+        #: getMe included: Telegram's front end up, the API behind it down (a 5xx storm).
+        self.gateway_down: int | None = None
+        #: While True every request's connection is closed unanswered, keep-alive ones too
+        #: (with go_offline, new connections are refused as well): Telegram unreachable.
+        self.hang_up = False
 
         # What happened, for assertions.
         self.requests: list[SeenRequest] = []
@@ -229,6 +235,8 @@ class FakeTelegram:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._chat_faults: dict[int, _ChatFault] = {}
         self._burst: list[int] = []  # retry_after of each queued burst_429 answer
+        self._burst_5xx = 0  # message methods still to answer 500 (burst_5xx)
+        self._site: web.TCPSite | None = None  # None while offline (go_offline)
         self._global_sends: deque[float] = deque()
         self._chat_sends: dict[int, deque[float]] = {}
         self._reply_cursor: dict[int, int] = {}
@@ -266,7 +274,8 @@ class FakeTelegram:
         # Long polls and held answers end at once on stop(); don't wait 60 s for stragglers.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
         self._port = self._runner.addresses[0][1]
         return self
 
@@ -327,6 +336,24 @@ class FakeTelegram:
     def set_member_status(self, chat_id: int, user_id: int, status: MemberStatus) -> None:
         """What getChatMember / getChatAdministrators report for the user in the chat."""
         self.member_status[chat_id, user_id] = status
+
+    # ---- polling and reply faults (tests/test_faults_polling.py) -------------------------
+
+    def burst_5xx(self, count: int) -> None:
+        """Answer the next ``count`` message methods with 500 (and deliver nothing)."""
+        self._burst_5xx += count
+
+    async def go_offline(self) -> None:
+        """Stop listening on the port: connections are refused, as when Telegram is down."""
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+
+    async def go_online(self) -> None:
+        """Listen on the same port again after :meth:`go_offline`."""
+        if self._site is None and self._runner is not None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+            await self._site.start()
 
     # ---- offering updates ----------------------------------------------------------------
 
@@ -495,7 +522,13 @@ class FakeTelegram:
         params, files = await _read_params(request)
         seen = SeenRequest(method, params, time.monotonic(), files, request.method)
         self.requests.append(seen)
+        if self.hang_up and request.transport is not None:
+            request.transport.close()
+            seen.status = 0
+            return web.Response(status=503)  # never reaches the client: the line is down
         try:
+            if self.gateway_down is not None:
+                raise _RawAnswer(_gateway_error(self.gateway_down))
             if request.match_info["token"] != self.token:
                 raise _ApiError(401, "Unauthorized")
             handler = self._methods.get(method.lower())
@@ -530,6 +563,9 @@ class FakeTelegram:
         if self._burst:
             retry_after = self._burst.pop(0)
             raise _too_many(retry_after)
+        if self._burst_5xx:
+            self._burst_5xx -= 1
+            raise _ApiError(500, "Internal Server Error")
         draw = self.rng.random()
         if draw < self.error_rate:
             if self.rng.random() < 0.5:
@@ -927,6 +963,12 @@ _ADMIN_RIGHTS = (
     "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
     "can_edit_stories", "can_delete_stories", "can_pin_messages", "can_manage_topics",
 )  # fmt: skip
+
+
+def _gateway_error(status: int) -> web.Response:
+    """The nginx error page of a 502 or 504, as Telegram's front end answers in an outage."""
+    page = _BAD_GATEWAY_HTML.replace("502 Bad Gateway", f"{status} Gateway Error")
+    return web.Response(status=status, text=page, content_type="text/html")
 
 
 def _too_many(retry_after: int) -> _ApiError:

@@ -40,7 +40,10 @@ def _ref_corr(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
     """Pearson correlation over each trailing window's pairwise-complete observations."""
     out = np.full(len(x), np.nan)
     need = _need(window)
-    for t in range(window - 1, len(x)):  # no number before the first full window
+    both = np.flatnonzero(~np.isnan(x) & ~np.isnan(y))
+    start = int(both[0]) if len(both) else len(x)
+    # no number before the first full window of the pair's own history
+    for t in range(start + window - 1, len(x)):
         if np.isnan(x[t]) or np.isnan(y[t]):
             continue  # no correlation "as of" a session that lacks either return
         lo = t - window + 1
@@ -55,7 +58,9 @@ def _ref_vol(x: np.ndarray, window: int) -> np.ndarray:
     """Sample standard deviation of each trailing window's present returns, annualized."""
     out = np.full(len(x), np.nan)
     need = _need(window)
-    for t in range(window - 1, len(x)):
+    present = np.flatnonzero(~np.isnan(x))
+    start = int(present[0]) if len(present) else len(x)
+    for t in range(start + window - 1, len(x)):
         if np.isnan(x[t]):
             continue
         xs = x[t - window + 1 : t + 1]
@@ -379,3 +384,20 @@ def test_large_universe_in_one_call_has_every_column() -> None:
         result.previous(Pair("C0", "E1"), 30), result.prev_corr[("C0", "E1", 30)]
     )
     pd.testing.assert_series_equal(result.volatility("E3", 90), result.vol[("E3", 90)])
+
+
+def test_a_series_that_starts_late_waits_for_its_own_first_full_window() -> None:
+    """ETH listed on session 200: no 30-session correlation before 229, then on all 30."""
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame(
+        {"BTC": rng.normal(size=n), "ETH": rng.normal(size=n), "PSCT": rng.normal(size=n)},
+        index=pd.bdate_range("2017-01-02", periods=n),
+    )
+    frame.iloc[:200, frame.columns.get_loc("ETH")] = np.nan
+    result = compute_analytics(frame, ["BTC", "ETH"], ["PSCT"], [30], halflife=HALFLIFE)
+    eth = result.series(Pair("ETH", "PSCT"), 30)
+    assert eth.iloc[:229].isna().all()
+    assert result.used[("ETH", "PSCT", 30)].iloc[229] == 30
+    assert result.volatility("ETH", 30).iloc[:229].isna().all()
+    assert not math.isnan(result.volatility("ETH", 30).iloc[229])

@@ -234,6 +234,45 @@ async def test_in_a_group_only_administrators_subscribe(tmp_path: Path) -> None:
         assert _chat_row(bot, GROUP)[1] == "on"
 
 
+async def test_a_group_member_pressing_a_settings_button_is_refused(tmp_path: Path) -> None:
+    """The presser is checked, not the keyboard message's sender_chat (the group itself)."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.set_member_status(GROUP, USER, "administrator")
+        bot.server.set_member_status(GROUP, OTHER_USER, "member")
+        bot.server.send_command("/subscribe", chat_id=GROUP, user_id=USER, chat_type="supergroup")
+        await bot.server.wait_for_reply(GROUP)
+        bot.server.send_command("/settings", chat_id=GROUP, user_id=USER, chat_type="supergroup")
+        [keyboard] = await bot.server.wait_for_reply(GROUP)
+        stored = bot.server.messages[GROUP, keyboard.message_id]
+        stored["sender_chat"] = dict(stored["chat"])  # as Telegram shows it in some groups
+        bot.server.press_button(
+            "set:spikes:off", chat_id=GROUP, user_id=OTHER_USER, message_id=keyboard.message_id
+        )
+        [answer] = await until(
+            lambda: bot.server.calls("answerCallbackQuery"), what="answerCallbackQuery"
+        )
+        spikes = _chat_row(bot, GROUP)[1]
+    assert "Only group administrators" in answer.params["text"]
+    assert spikes == "on"
+
+
+async def test_an_edited_start_does_not_subscribe(tmp_path: Path) -> None:
+    """Editing a message into /start runs no command: only new messages do."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/help", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        message = dict(bot.server.messages[USER, 1], text="/start", edit_date=1)
+        bot.server.offer_update({"edited_message": message})
+        bot.server.send_command("/about", chat_id=USER, user_id=USER)
+        [about] = await bot.server.wait_for_reply(USER)
+        await until(lambda: not bot.server.pending_updates, what="the edit confirmed")
+        replies = [m.text for m in bot.server.sent_to(USER)]
+        row = _chat_row(bot, USER)
+    assert "The study" in about.text
+    assert row is None
+    assert len(replies) == 2
+
+
 async def test_subscribing_from_a_forum_topic_delivers_there(tmp_path: Path) -> None:
     """Alerts go to the forum topic the chat subscribed from."""
     async with running_bot(tmp_path) as bot:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from bot.cli import main
 from bot.config import load_config
 from bot.core.calendar import nyse
+from bot.core.sender_lease import SenderLease, read_sender_state
 from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.core.subscribers import Subscribers
@@ -141,3 +142,30 @@ async def test_sigkill_during_a_broadcast_then_restart_delivers_each_message_onc
         statuses = store.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
     assert dict(statuses) == {"sent": chats}
     assert b"deliveries: " in out
+
+
+async def test_check_beside_a_running_bot_records_and_leaves_sending_to_it(
+    tmp_path: Path,
+) -> None:
+    """Another live sender holds the store: check records the alert, sends nothing, says so."""
+    sessions = _sessions(SESSIONS)
+    _write_prices(tmp_path / "prices", sessions)
+    async with FakeTelegram() as server:
+        config = _config(tmp_path, f"telegram: {{api_base_url: '{server.base_url}'}}\n")
+        await _warm_up_until(config, sessions[COUPLED_FROM - 10], chats=3)
+        with Store.open(tmp_path / "corrbot.sqlite3") as store:
+            running = SenderLease(
+                store, lambda: AT, holder="bothost:1:abcd", ttl=timedelta(hours=1)
+            )
+            assert running.acquire()
+        check = await _run_check(config)
+        out, err = await asyncio.wait_for(check.communicate(), timeout=120)
+    assert check.returncode == 0, err.decode()[-2000:]
+    assert "left to the running bot" in out.decode()
+    assert server.calls("sendMessage") == []
+    with Store.open(tmp_path / "corrbot.sqlite3") as store:
+        statuses = store.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        state = read_sender_state(store)
+    assert dict(statuses) == {"pending": 3}, "recorded, waiting for the running bot"
+    assert state is not None
+    assert state.holder == "bothost:1:abcd"

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load_config, parse_config, resolve_config_path
+from bot.config import (
+    Config,
+    load_config,
+    load_configured,
+    parse_config,
+    resolve_config_path,
+)
 from bot.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,3 +220,27 @@ def test_the_rules_read_their_defaults_from_the_rule_modules() -> None:
     from bot.wiring import build_alert_settings
 
     assert build_alert_settings(Config()) == AlertSettings()
+
+
+def test_no_config_yaml_in_the_working_folder_means_every_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every key is optional, so `corrbot run` in a folder without config.yaml starts."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CORRBOT_CONFIG", raising=False)
+    config = load_configured(None)
+    assert config.schedule.time == Config().schedule.time
+    assert Path(config.storage.path).parent == tmp_path
+
+
+@pytest.mark.parametrize("named_by", ["--config", "CORRBOT_CONFIG"])
+def test_a_config_file_named_explicitly_must_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named_by: str
+) -> None:
+    """A path the operator gave is never silently replaced by the defaults: a typo is an error."""
+    missing = tmp_path / "cofnig.yaml"
+    monkeypatch.delenv("CORRBOT_CONFIG", raising=False)
+    if named_by == "CORRBOT_CONFIG":
+        monkeypatch.setenv("CORRBOT_CONFIG", str(missing))
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_configured(str(missing) if named_by == "--config" else None)

@@ -379,3 +379,43 @@ def test_a_missing_return_on_the_firing_session_does_not_lose_the_spike() -> Non
     crypto.iloc[spike] = np.nan
     _, alerts = ENGINE.advance(ENGINE.scan(PAIR, crypto, equity), PairState(), mode="backtest")
     assert any(a.kind is AlertKind.SPIKE and a.notify for a in alerts)
+
+
+# -- re-opened sessions (revised or late prices) and late-starting series ---------------------
+
+
+def test_a_reopened_state_resumes_before_the_revised_session() -> None:
+    """A revision on session 410 moves the last session seen back to session 409."""
+    scan = scanned()
+    state, _ = ENGINE.advance(scan, PairState(), mode="backtest", until=scan.sessions[420])
+    reopened = state.reopened(scan.sessions[410], scan.sessions)
+    assert reopened.last_session == scan.sessions[409]
+
+
+def test_a_reopened_state_forgets_an_episode_opened_on_the_revised_prices() -> None:
+    """The spike's episode came from prices now revised: walking again re-decides it."""
+    scan = scanned()
+    spike = opening(scan)
+    state, _ = ENGINE.advance(scan, PairState(), mode="backtest", until=scan.sessions[spike + 3])
+    assert state.episode is not None
+    reopened = state.reopened(scan.sessions[spike], scan.sessions)
+    assert reopened.episode is None
+    again, alerts = ENGINE.advance(scan, reopened, mode="backtest", until=state.last_session)
+    assert again == state  # the same prices walked again give the same state and keys
+    assert alerts[0].key == state.episode.key
+
+
+def test_a_revision_after_the_last_session_seen_changes_nothing() -> None:
+    """Sessions not walked yet will be walked anyway."""
+    scan = scanned()
+    state = PairState(last_session=scan.sessions[300])
+    assert state.reopened(scan.sessions[301], scan.sessions) == state
+
+
+def test_a_late_listed_pair_alerts_only_on_its_own_full_windows() -> None:
+    """A crypto listed on session 100 has no alert correlation before session 129."""
+    crypto, equity = returns([0.5] * 300, seed=4)
+    crypto[:, :100] = np.nan
+    corr, _ = ENGINE.correlation(crypto, equity, 30)
+    assert np.isnan(corr[0, :129]).all()
+    assert np.isfinite(corr[0, 129])

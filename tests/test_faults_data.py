@@ -31,10 +31,10 @@ from bot.core.sources.base import FetchRequest, FetchResults, Observations, Pric
 from bot.core.sources.ccxt_source import CcxtSource
 from bot.core.sources.synthetic import SyntheticSource
 from bot.core.sources.yfinance_source import YFinanceSource
-from bot.core.store import Store, StoredAlert
+from bot.core.store import Store, StoredAlert, format_ts
 from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data, refresh_settings
-from tests.bot_harness import ADMIN, RunningBot, running_bot, until
+from tests.bot_harness import ADMIN, RunningBot, record_daily_retries, running_bot, until
 from tests.fake_exchange import FakeExchanges
 from tests.fakes.market import StepSource, write_csv_market
 
@@ -344,6 +344,39 @@ async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Pat
     assert summary.message.startswith("While the bot was offline, BTC started moving with PSCT")
 
 
+async def test_a_first_run_held_back_as_stale_then_recovered_tells_the_change_once(
+    tmp_path: Path,
+) -> None:
+    """The very first run finds PSCT late; weeks later it recovers: the coupling is told once.
+
+    The held-back first run warms up silently on the sessions before the late one, so the
+    run that recovers catches up as after downtime instead of warming up over the change.
+    """
+    config = _config(tmp_path)
+    clock = Clock()
+    with _open(config, clock) as store:
+        market = _step_market(config)
+        equities = Switchable(market)
+        equities.published_until = pd.Timestamp(clock.now) - pd.Timedelta(days=1)
+        service = _service(
+            config, store, _market(config, store, clock, crypto=market, equities=equities), clock
+        )
+        first = await service.check_now()
+        assert HEADLINE in first.held_back
+        assert first.recorded == []
+        warm = _state(store)
+        clock.sessions_later(25)
+        equities.published_until = None
+        result = await service.check_now()
+        _assert_caught_up(result, store)
+    assert warm.last_session == date(2024, 5, 31), "warmed up to the session before the late one"
+    assert warm.episode is None
+    pushed = [s.alert for s in result.recorded if s.alert.notify]
+    assert [(a.kind, a.catch_up) for a in pushed] == [(AlertKind.SPIKE, True)]
+    assert pushed[0].since == warm.last_session
+    assert pushed[0].session >= COUPLING
+
+
 # ---- Yahoo Finance: rate limits and empty answers ----------------------------------------
 
 
@@ -429,6 +462,61 @@ async def test_missing_latest_session_is_stale_and_retried(tmp_path: Path) -> No
         retried = await service.check_now()
         _assert_caught_up(retried, store)
         assert _state(store).last_session == date(2024, 6, 4)
+
+
+async def test_a_feed_that_stops_is_frozen_once_a_whole_session_went_by(tmp_path: Path) -> None:
+    """PSCT stops after 2024-06-03: late the next day, frozen the day after, with one key.
+
+    The key names the last price, so the job tells the admins once however long it lasts.
+    """
+    config = _config(tmp_path)
+    clock = Clock()
+    with _open(config, clock) as store:
+        equities = _switchable_market(config)
+        service = _service(config, store, _market(config, store, clock, equities=equities), clock)
+        assert (await service.check_now()).frozen == ()
+        equities.published_until = pd.Timestamp(clock.now)
+        clock.sessions_later(1)
+        late = await service.check_now()
+        assert late.frozen == ()
+        assert "PSCT: no new price since 2024-06-03, 1 session behind" in late.problems()
+        clock.sessions_later(1)
+        frozen = await service.check_now()
+        clock.sessions_later(1)
+        still = await service.check_now()
+    assert [f.symbol for f in frozen.frozen] == ["PSCT", "IWM", "QQQ"]  # the equity feed
+    assert "PSCT: no new price since 2024-06-03, 2 sessions behind" in frozen.problems()
+    assert [f.notice_key for f in still.frozen] == [f.notice_key for f in frozen.frozen]
+    assert frozen.frozen[0].notice_key == "frozen:PSCT:2024-06-03"
+
+
+async def test_holes_lost_from_the_cache_are_reported_then_fetched_again(tmp_path: Path) -> None:
+    """Two PSCT sessions absent behind later ones: "still missing", then the refresh fills them."""
+    config = _config(tmp_path)
+    clock = Clock()
+    with _open(config, clock) as store:
+        market = _market(config, store, clock)
+        service = _service(config, store, market, clock)
+        await service.check_now()
+        clock.sessions_later(6)
+        await service.check_now()
+        closes = nyse().closes(date(2024, 6, 4), date(2024, 6, 5))
+        with store.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM prices WHERE symbol = 'PSCT' AND ts = ?",
+                [(format_ts(ts),) for ts in closes],
+            )
+        [holes] = [f for f in market.freshness() if f.symbol == "PSCT"]
+        status = {s.asset.symbol: s for s in service.data_status()}["PSCT"]
+        filled = await service.check_now()
+        after = {s.asset.symbol: s for s in service.data_status()}["PSCT"]
+    assert holes.problems() == [
+        "PSCT: 2 sessions still missing (being fetched again): 2024-06-04, 2024-06-05"
+    ]
+    assert status.pending == (date(2024, 6, 4), date(2024, 6, 5))
+    assert status.stale_sessions == 0, "fresh, yet with holes: both are shown"
+    assert not any("still missing" in line for line in filled.problems())
+    assert after.pending == ()
 
 
 # ---- broken prices: negative, zero or not a number ---------------------------------------
@@ -542,6 +630,160 @@ async def test_daily_runs_before_the_crypto_close_still_alert(tmp_path: Path) ->
     assert (episode.key, episode.direction) == (pushed[0].key, "up")
 
 
+# ---- outlying ticks and revised closes ------------------------------------------------------
+
+
+def _ticked(rows: list[str], day: date, factor: float = 30.0) -> list[str]:
+    """The file's rows with the close of ``day`` alone multiplied by ``factor`` (a bad tick)."""
+    out = []
+    for row in rows:
+        when, close = row.split(",")
+        out.append(f"{when},{float(close) * factor:.6f}" if when == day.isoformat() else row)
+    return out
+
+
+def _csv_service(config: Config, store: Store, clock: Clock) -> CorrService:
+    return CorrService(
+        store,
+        build_market_data(config, store, clock, show_progress=False),
+        build_evaluator(config),
+        clock=clock,
+    )
+
+
+async def _pushed_day_by_day(
+    tmp_path: Path,
+    days: Sequence[date],
+    doctor: Callable[[date, Path], None] | None = None,
+    *,
+    until_spike: bool = False,
+) -> tuple[list[StoredAlert], list[CheckResult]]:
+    """Daily runs over ``days`` (after a warm-up the day before); ``doctor`` edits the files.
+
+    With ``until_spike`` the runs stop at the first pushed spike (the clean reference run).
+    """
+    sessions = _csv_sessions()
+    config, _ = _csv_config(tmp_path, sessions)
+    folder = tmp_path / "prices"
+    clock = Clock(_at(sessions[sessions.index(days[0]) - 1], AFTER_MIDNIGHT))
+    recorded: list[StoredAlert] = []
+    results = []
+    with _open(config, clock) as store:
+        service = _csv_service(config, store, clock)
+        await service.check_now()
+        for day in days:
+            if doctor is not None:
+                doctor(day, folder)
+            clock.now = _at(day, AFTER_MIDNIGHT)
+            result = await service.check_now()
+            results.append(result)
+            recorded.extend(result.recorded)
+            if until_spike and any(
+                r.alert.notify and r.alert.kind is AlertKind.SPIKE for r in result.recorded
+            ):
+                break
+    return [s for s in recorded if s.alert.notify], results
+
+
+async def test_a_tick_on_both_legs_in_a_quiet_period_holds_the_pair_back_and_tells_nothing(
+    tmp_path: Path,
+) -> None:
+    """x30 on BTC and PSCT for one session of calm: no spike, no band change, held back twice.
+
+    The tick day has nothing to confirm it; the day after, the price went straight back, so
+    the tick stays suspect while the rules read it. Nothing is ever recorded from it.
+    """
+    sessions = _csv_sessions()
+    tick = sessions[CSV_COUPLED_FROM - 60]
+    days = sessions[CSV_COUPLED_FROM - 61 : CSV_COUPLED_FROM - 55]
+    originals: dict[str, list[str]] = {}
+
+    def doctor(day: date, folder: Path) -> None:
+        if day == tick:
+            for ticker in ("BTC-USD", "PSCT"):
+                rows = (folder / f"{ticker}.csv").read_text().splitlines()[1:]
+                originals[ticker] = rows
+                _write_csv(folder, ticker, _ticked(rows, tick))
+
+    pushed, results = await _pushed_day_by_day(tmp_path, days, doctor)
+    assert pushed == []
+    at_tick = results[days.index(tick)]
+    assert HEADLINE in at_tick.held_back
+    kinds = {i.kind for i in at_tick.held_back[HEADLINE]}
+    assert kinds == {QualityKind.SUSPECT}
+    assert HEADLINE in results[days.index(tick) + 1].held_back
+    assert all(s.alert.session != tick for r in results for s in r.recorded)
+
+
+async def test_a_tick_hiding_the_spike_is_held_back_and_the_corrected_close_tells_it_once(
+    tmp_path: Path,
+) -> None:
+    """PSCT x30 on the day the spike fires: held back; corrected next day, the spike is told.
+
+    Without the tick the spike is pushed on session S. With it, S is held back (suspect),
+    the provider corrects the close before S+1, and the spike is pushed exactly once.
+    """
+    sessions = _csv_sessions()
+    days = sessions[CSV_COUPLED_FROM - 2 : CSV_COUPLED_FROM + 40]
+    clean, _ = await _pushed_day_by_day(tmp_path / "clean", days, until_spike=True)
+    [spike] = [s.alert for s in clean if s.alert.kind is AlertKind.SPIKE]
+    fired = spike.session
+    saved: list[str] = []
+
+    def doctor(day: date, folder: Path) -> None:
+        path = folder / "PSCT.csv"
+        if day == fired:
+            saved.extend(path.read_text().splitlines()[1:])
+            _write_csv(folder, "PSCT", _ticked(saved, fired))
+        elif saved:
+            _write_csv(folder, "PSCT", saved)  # the provider corrects the close
+
+    days = days[: days.index(fired) + 5]  # held back, corrected, told: a few sessions suffice
+    pushed, results = await _pushed_day_by_day(tmp_path / "ticked", days, doctor)
+    assert HEADLINE in results[days.index(fired)].held_back
+    spikes = [s.alert for s in pushed if s.alert.kind is AlertKind.SPIKE]
+    assert [a.session for a in spikes] == [fired]
+    assert spikes[0].catch_up
+
+
+async def test_a_revised_close_reopens_the_session_it_touches_and_the_spike_keeps_its_day(
+    tmp_path: Path,
+) -> None:
+    """A flat (unflagged) wrong close on the spike's day, revised the day after: told for S.
+
+    The wrong close holds the day's PSCT return at zero, so the spike does not fire on S;
+    the revision re-opens S, the engine walks it again on the right prices, and the spike is
+    told once, for S, as in a run that never saw the wrong close.
+    """
+    sessions = _csv_sessions()
+    days = sessions[CSV_COUPLED_FROM - 2 : CSV_COUPLED_FROM + 40]
+    clean, _ = await _pushed_day_by_day(tmp_path / "clean", days, until_spike=True)
+    [spike] = [s.alert for s in clean if s.alert.kind is AlertKind.SPIKE]
+    fired = spike.session
+    saved: list[str] = []
+
+    def doctor(day: date, folder: Path) -> None:
+        path = folder / "PSCT.csv"
+        if day == fired:
+            saved.extend(path.read_text().splitlines()[1:])
+            previous = saved[[r.split(",")[0] for r in saved].index(fired.isoformat()) - 1]
+            flat = [
+                f"{fired.isoformat()},{previous.split(',')[1]}"
+                if r.startswith(fired.isoformat())
+                else r
+                for r in saved
+            ]
+            _write_csv(folder, "PSCT", flat)
+        elif saved:
+            _write_csv(folder, "PSCT", saved)
+
+    days = days[: days.index(fired) + 5]
+    pushed, results = await _pushed_day_by_day(tmp_path / "revised", days, doctor)
+    assert results[days.index(fired)].recorded == [], "the flat close hid the spike that day"
+    spikes = [s.alert for s in pushed if s.alert.kind is AlertKind.SPIKE]
+    assert [a.session for a in spikes] == [fired]
+
+
 # ---- the bot's job path: retries and what the admins are told ----------------------------
 
 _real_fetch = SyntheticSource.fetch
@@ -625,17 +867,7 @@ async def test_stale_data_schedules_a_retry_instead_of_a_notice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While retry_for_minutes allows, stale data schedules a retry and the admins hear nothing."""
-    from telegram.ext import JobQueue
-
-    retries: list[Any] = []
-    real_run_once = JobQueue.run_once
-
-    def run_once(self: JobQueue, callback: Any, when: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("name") == "daily-retry":
-            retries.append(when)
-        return real_run_once(self, callback, when, *args, **kwargs)
-
-    monkeypatch.setattr(JobQueue, "run_once", run_once)
+    retries = record_daily_retries(monkeypatch)
     _synthetic_doctored(monkeypatch, published_until=pd.Timestamp("2024-06-01", tz="UTC"))
     async with running_bot(tmp_path, ready=False) as bot:
         await _job_done(bot)

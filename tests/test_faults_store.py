@@ -11,12 +11,14 @@ store's connection makes writes fail with ``SQLITE_FULL`` exactly as a full disk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from telegram.ext import ExtBot
 import bot.tg  # noqa: F401 - sets PTB_TIMEDELTA before any RetryAfter is built
 from bot.cli import main
 from bot.config import Config
-from bot.core.errors import StoreError
+from bot.core.errors import DiskFullError, StoreError
 from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
@@ -36,13 +38,15 @@ from bot.core.store import MIGRATIONS, Store
 from bot.core.subscribers import Subscribers
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
+from bot.tg.texts import STORE_FULL
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import until
+from tests.bot_harness import ADMIN, record_daily_retries, running_bot, until
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 6, 3, 23, 0, tzinfo=UTC)
 HEADLINE = Pair("BTC", "PSCT")
+USER = 1001
 
 
 def _alerts(count: int) -> list[tuple[Alert, str, str]]:
@@ -225,6 +229,139 @@ def test_full_disk_is_a_store_error_naming_the_cause(
             write(store)
         assert "disk is full" in str(caught.value)
         assert str(store.path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [_record_check, _set_meta, _record_fetch, _subscribe_many],
+    ids=["record_check", "set_meta", "record_fetch", "subscribe"],
+)
+def test_full_disk_is_told_apart_from_a_damaged_store(
+    tmp_path: Path, write: Callable[[Store], None]
+) -> None:
+    """A full disk is a DiskFullError saying to keep the store, never to move it aside."""
+    with Store.open(tmp_path / "s.db") as store, pytest.raises(DiskFullError) as caught:
+        write(store)
+    assert "keep it" in str(caught.value)
+    assert "move it aside" not in str(caught.value)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB file system (tmpfs), for a disk that really fills up; root only."""
+    mount = shutil.which("mount")
+    if os.geteuid() != 0 or mount is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    done = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace')}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _fill_disk(folder: Path) -> Path:
+    """Write a file until the file system has no byte left; deleting it frees the space."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        for chunk in (1 << 16, 512):  # big writes, then small ones into the last page
+            with contextlib.suppress(OSError):
+                for _ in range((8 << 20) // chunk):  # bounded: twice the disk's size
+                    os.write(fd, b"x" * chunk)
+    finally:
+        os.close(fd)
+    return filler
+
+
+def _store_at_rest(path: Path, chats: int) -> None:
+    """A store with ``chats`` subscribers, closed cleanly with no WAL files beside it."""
+    with Store.open(path) as store:
+        _subscribe(store, chats)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=DELETE")
+    connection.close()
+
+
+def test_a_full_disk_at_start_up_says_so_and_the_store_opens_once_space_is_freed(
+    tiny_disk: Path,
+) -> None:
+    """Start-up on a full disk: "is full", keep the store; freed, every subscriber is there."""
+    path = tiny_disk / "store.sqlite3"
+    _store_at_rest(path, 40)
+    filler = _fill_disk(tiny_disk)
+    with pytest.raises(DiskFullError) as caught:
+        Store.open(path)
+    assert "is full" in str(caught.value)
+    assert "keep it" in str(caught.value)
+    filler.unlink()
+    with Store.open(path) as store:
+        assert Subscribers(store).count_active() == 40
+
+
+def test_fetch_on_a_full_disk_exits_1_with_one_line_naming_the_disk(tiny_disk: Path) -> None:
+    """The command line says the disk is full, in one line, and does not blame the store."""
+    config = tiny_disk.parent / "config.yaml"
+    config.write_text(
+        "data: {crypto_source: synthetic, equity_source: synthetic, history_sessions: 60}\n"
+        f"storage: {{path: {tiny_disk / 'corrbot.sqlite3'}}}\n"
+    )
+    _store_at_rest(tiny_disk / "corrbot.sqlite3", 3)
+    _fill_disk(tiny_disk)
+    done = _corrbot("fetch", "--config", str(config))
+    assert done.returncode == 1, done.stderr
+    assert "is full" in done.stderr
+    assert "move it aside" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+async def test_a_job_failing_on_a_full_disk_tells_the_admins_directly_and_retries(
+    tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/runnow on a full disk: a summary naming it, a direct notice, a retry; freed, it runs."""
+    retries = record_daily_retries(monkeypatch)
+    async with running_bot(tiny_disk, storage={"path": str(tiny_disk / "bot.sqlite3")}) as bot:
+        bot.store.query("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL's slack is space too
+        filler = _fill_disk(tiny_disk)
+        bot.clock.advance(timedelta(minutes=1))  # a run identical to the last writes nothing
+        started = bot.clock()
+        bot.server.send_command("/runnow", user_id=ADMIN)
+        replies = await bot.server.wait_for_reply(ADMIN, count=3, timeout=30)
+        texts = [str(m.text) for m in replies]
+        summary = next(t for t in texts if t.startswith("The daily job failed"))
+        notice = next(t for t in texts if "The daily job failed" in t and t is not summary)
+        assert "is full" in summary
+        assert "Retrying at" in notice
+        assert retries == [started + timedelta(minutes=20)]
+        filler.unlink()
+        bot.clock.advance(timedelta(minutes=1))
+        bot.server.send_command("/runnow", user_id=ADMIN)
+        *_, done = await bot.server.wait_for_reply(ADMIN, count=2, timeout=30)
+        assert "Daily job done" in str(done.text)
+
+
+async def test_start_on_a_full_disk_is_answered_and_works_once_space_is_freed(
+    tiny_disk: Path,
+) -> None:
+    """/start that cannot be saved says why (not silence); freed, the same /start subscribes."""
+    async with running_bot(tiny_disk, storage={"path": str(tiny_disk / "bot.sqlite3")}) as bot:
+        bot.store.query("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL's slack is space too
+        filler = _fill_disk(tiny_disk)
+        bot.server.send_command("/start", user_id=USER)
+        [refused] = await bot.server.wait_for_reply(USER, timeout=15)
+        assert refused.text == STORE_FULL
+        assert Subscribers(bot.store).count_active() == 0
+        filler.unlink()
+        bot.server.send_command("/start", user_id=USER)
+        await bot.server.wait_for_reply(USER, timeout=15)
+        assert Subscribers(bot.store).count_active() == 1
 
 
 # ---- a corrupt file or a newer schema at start-up ----------------------------------------

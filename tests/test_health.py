@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.cli import main
 from bot.config import Config
+from bot.core.sender_lease import LEASE_KEY, SenderState
 from bot.core.service import LastRun
 from bot.core.store import Store, format_ts
-from bot.health import HEARTBEAT_KEY, check_health
+from bot.health import HEARTBEAT_KEY, POLLED_KEY, check_health
 from tests.fakes.clock import INSTANTS
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -27,14 +30,37 @@ def _config(tmp_path: Path) -> Config:
     )
 
 
-def _prepare(tmp_path: Path, *, heartbeat: datetime | None, success: datetime | None) -> Config:
+def _sender(at: datetime, **changes: Any) -> SenderState:
+    """A sender that renewed its lease at ``at``, valid 2 min (renewals outpace heartbeats)."""
+    state = SenderState("host:1:ab", at - timedelta(hours=1), at, at + timedelta(minutes=2))
+    return replace(state, **changes)
+
+
+def _prepare(
+    tmp_path: Path,
+    *,
+    heartbeat: datetime | None,
+    success: datetime | None,
+    polled: datetime | Literal["heartbeat"] | None = "heartbeat",
+    sender: SenderState | Literal["heartbeat"] | None = "heartbeat",
+    last_run: LastRun | None = None,
+) -> Config:
+    """A store as a running bot leaves it; by default it polled and renewed with its heartbeat."""
     config = _config(tmp_path)
     with Store.open(config.storage.path) as store:
         if heartbeat is not None:
             store.set_meta(HEARTBEAT_KEY, format_ts(heartbeat))
+        polled_at = heartbeat if polled == "heartbeat" else polled
+        if polled_at is not None:
+            store.set_meta(POLLED_KEY, format_ts(polled_at))
+        lease = (_sender(heartbeat) if heartbeat else None) if sender == "heartbeat" else sender
+        if lease is not None:
+            store.set_meta(LEASE_KEY, lease.to_json())
         if success is not None:
             stamp = format_ts(success)
             store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+        if last_run is not None:
+            store.set_meta("last_run", last_run.to_json())
     return config
 
 
@@ -165,3 +191,78 @@ def test_command_prints_one_line_and_sets_the_status(
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     assert out.startswith("unhealthy: no store at")
+
+
+def test_a_poller_that_stopped_returning_is_unhealthy(tmp_path: Path) -> None:
+    """Heartbeat fresh but no getUpdates answer for 10 min: commands go unanswered."""
+    config = _prepare(
+        tmp_path,
+        heartbeat=TUESDAY_NOON,
+        success=datetime(2024, 6, 10, 21, 40, tzinfo=UTC),
+        polled=TUESDAY_NOON - timedelta(minutes=10),
+    )
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "polling is stuck: Telegram last answered a poll 10 min ago" in verdict.line
+
+
+def test_no_poll_answered_yet_is_unhealthy(tmp_path: Path) -> None:
+    """Telegram unreachable since start-up: alive, but serving nobody."""
+    config = _prepare(tmp_path, heartbeat=TUESDAY_NOON, success=None, polled=None)
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "Telegram has not answered a poll yet" in verdict.line
+
+
+def test_a_sender_that_stopped_renewing_its_lease_is_unhealthy(tmp_path: Path) -> None:
+    """The sender task died (or hangs) while commands are answered: deliveries wait."""
+    config = _prepare(
+        tmp_path,
+        heartbeat=TUESDAY_NOON,
+        success=datetime(2024, 6, 10, 21, 40, tzinfo=UTC),
+        sender=_sender(TUESDAY_NOON - timedelta(minutes=5)),
+    )
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "the sender is not running (last seen 5 min ago)" in verdict.line
+
+
+def test_no_sender_is_unhealthy(tmp_path: Path) -> None:
+    """A bot whose sender never started can record alerts but deliver none."""
+    config = _prepare(tmp_path, heartbeat=TUESDAY_NOON, success=None, sender=None)
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "the sender has not started" in verdict.line
+
+
+def test_deliveries_paused_by_an_unreachable_api_are_unhealthy(tmp_path: Path) -> None:
+    """The outage is named with how long it has lasted and what the sender saw."""
+    paused = _sender(
+        TUESDAY_NOON,
+        paused_since=TUESDAY_NOON - timedelta(minutes=4),
+        pause_reason="connection refused",
+    )
+    config = _prepare(
+        tmp_path,
+        heartbeat=TUESDAY_NOON,
+        success=datetime(2024, 6, 10, 21, 40, tzinfo=UTC),
+        sender=paused,
+    )
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert "deliveries paused for 4 min, Telegram unreachable: connection refused" in verdict.line
+
+
+def test_a_missed_run_is_explained_by_its_first_problem(tmp_path: Path) -> None:
+    """A feed that stopped moving holds the job back: health says which and since when."""
+    stamp = format_ts(TUESDAY_NOON - timedelta(hours=1))
+    problem = "BTC: no new price since 2024-06-06, 3 sessions behind"
+    config = _prepare(
+        tmp_path,
+        heartbeat=TUESDAY_NOON,
+        success=FRIDAY_RUN,
+        last_run=LastRun(stamp, stamp, False, 0, "2024-06-06", [problem]),
+    )
+    verdict = check_health(config, TUESDAY_NOON)
+    assert not verdict.ok
+    assert verdict.line.endswith(f"has not succeeded (last at 2024-06-07 21:35 UTC); {problem}")

@@ -217,8 +217,11 @@ def test_changes_are_against_five_and_twenty_one_sessions_before(
 
 
 def test_change_is_nan_when_the_earlier_correlation_did_not_exist(psct_leads: Analytics) -> None:
-    """On session 103 the 90d value of session 82 does not exist (the first is 89): NaN change."""
-    assert psct_leads.corr[("BTC", "PSCT", 90)].first_valid_index() == psct_leads.sessions[89]
+    """On session 103 the 90d value of session 82 does not exist (the first is 90): NaN change.
+
+    Returns start on session 1, so the first full 90-session window ends on session 90.
+    """
+    assert psct_leads.corr[("BTC", "PSCT", 90)].first_valid_index() == psct_leads.sessions[90]
     snapshot = _snapshot(psct_leads, at=psct_leads.sessions[103].date())
     reading = snapshot.reading(BTC_PSCT, 90)
     assert reading is not None
@@ -377,6 +380,26 @@ def test_only_blocking_quality_issues_become_warnings(psct_leads: Analytics) -> 
     ]
     snapshot = _snapshot(psct_leads, issues=issues)
     assert snapshot.warnings == ("PSCT: stale: last close 2024-06-10",)
+
+
+def test_holes_inside_the_headline_window_are_a_warning_with_their_dates(
+    psct_leads: Analytics,
+) -> None:
+    """Two PSCT sessions without a price in the last 30: said on /corr; an older one is not."""
+    sessions = psct_leads.sessions
+    inside = (sessions[-5].date(), sessions[-3].date())
+    issues = [
+        QualityIssue("PSCT", QualityKind.MISSING, "no price", inside),
+        QualityIssue("BTC", QualityKind.MISSING, "no price", (sessions[-60].date(),)),
+    ]
+    snapshot = _snapshot(psct_leads, issues=issues)
+    days = ", ".join(d.isoformat() for d in inside)
+    line = (
+        f"PSCT: 2 sessions of the last {HEADLINE} without a price ({days}): "
+        "the correlations use fewer sessions"
+    )
+    assert snapshot.warnings == (line,)
+    assert line in snapshot_message(snapshot).notes
 
 
 def test_json_round_trip_is_exact_including_nan(psct_leads: Analytics) -> None:

@@ -174,3 +174,61 @@ def test_a_chat_whose_opening_was_given_up_on_gets_no_follow_up(tmp_path: Path) 
         _record(store, FOLLOW_UP)
         follow_ups = _deliveries(store, FOLLOW_UP)
     assert follow_ups == [1]
+
+
+# ---- rows that cannot be read, in-flight rows of others, outage refunds -------------------
+
+
+def _attempts_and_status(store: Store, delivery: int) -> tuple[int, str]:
+    [(attempts, status)] = store.query(
+        "SELECT attempts, status FROM deliveries WHERE id = ?", [delivery]
+    )
+    return int(str(attempts)), str(status)
+
+
+def test_a_row_whose_message_cannot_be_read_is_failed_not_raised(tmp_path: Path) -> None:
+    """An old-format payload: due() fails that row with its error and reports it set aside."""
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        delivery = _one_delivery(store)
+        with store.transaction() as conn:
+            conn.execute('UPDATE outbound SET payload = \'{"text": "v1"}\'')
+        assert outbox.due(NOW) == []
+        [(status, error)] = store.query("SELECT status, last_error FROM deliveries")
+        [aside] = outbox.set_aside
+    assert status == "failed"
+    assert "unreadable message" in str(error)
+    assert (aside.id, aside.chat_id) == (delivery, 7)
+
+
+def test_resume_leaves_the_rows_named_in_flight_alone(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        delivery = _one_delivery(store)
+        outbox.claim(delivery)
+        assert outbox.resume(exclude={delivery}) == 0
+        assert outbox.status(delivery) == "sending"
+        assert outbox.resume() == 1
+
+
+def test_a_refund_gives_back_one_attempt_and_makes_the_row_due_now(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        delivery = _one_delivery(store)
+        outbox.claim(delivery)
+        outbox.retry(delivery, at=NOW + timedelta(minutes=2), error="502")
+        assert outbox.refund({delivery}, now=NOW) == 1
+        due = [d.id for d in outbox.due(NOW + timedelta(seconds=1))]
+        assert _attempts_and_status(store, delivery) == (0, "pending")
+    assert due == [delivery]
+
+
+def test_a_retry_does_not_revive_a_row_settled_meanwhile(tmp_path: Path) -> None:
+    """A delivery dropped while in flight (merged by a migration) stays dropped."""
+    with Store.open(tmp_path / "s.db") as store:
+        outbox = Outbox(store)
+        delivery = _one_delivery(store)
+        outbox.claim(delivery)
+        outbox.drop(delivery, error="merged")
+        outbox.retry(delivery, at=NOW, error="chat migrated")
+        assert outbox.status(delivery) == "dropped"

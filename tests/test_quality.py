@@ -93,3 +93,39 @@ def test_no_prices_at_all_is_stale() -> None:
     """A symbol with nothing cached is stale."""
     raw = pd.Series(np.nan, index=SESSIONS)
     assert _kinds(raw, pd.Series(False, index=SESSIONS)) == {QualityKind.STALE}
+
+
+def _with_tick(position: int, factor: float = 30.0) -> pd.Series:
+    """A walk whose close on ``position`` alone is ``factor`` times too high."""
+    raw = _walk()
+    raw.iloc[position] *= factor
+    return raw
+
+
+def _issue(raw: pd.Series, kind: QualityKind) -> tuple[date, ...] | None:
+    issues = check_symbol("X", raw, raw.notna(), expected_last=None, outlier_zscore=10.0)
+    found = [i for i in issues if i.kind is kind]
+    return found[0].sessions if found else None
+
+
+def test_a_tick_that_goes_straight_back_is_suspect_on_both_returns_it_touches() -> None:
+    """A x30 close between two normal ones: both returns that read it are suspect, blocking."""
+    raw = _with_tick(200)
+    assert _issue(raw, QualityKind.SUSPECT) == (SESSIONS[200].date(), SESSIONS[201].date())
+    assert _issue(raw, QualityKind.OUTLIER) is None
+    assert QualityKind.SUSPECT.blocks_alerts
+
+
+def test_an_outlier_on_the_latest_session_is_suspect_until_the_next_one() -> None:
+    """Nothing confirms the last price yet: it blocks, whatever it turns out to be."""
+    raw = _walk()
+    raw.iloc[-1] *= 30.0
+    assert _issue(raw, QualityKind.SUSPECT) == (SESSIONS[-1].date(),)
+
+
+def test_a_move_the_next_session_keeps_is_a_confirmed_outlier_a_warning_only() -> None:
+    """March 2020: the price fell and stayed down; a warning, never a block."""
+    raw = _walk()
+    raw.iloc[200:] /= 3.0
+    assert _issue(raw, QualityKind.OUTLIER) == (SESSIONS[200].date(),)
+    assert _issue(raw, QualityKind.SUSPECT) is None

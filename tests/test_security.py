@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -27,6 +28,7 @@ from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.core.subscribers import Subscribers
+from bot.logsetup import redact, register_secret
 from bot.tg.app import EXIT_CONFLICT, run_bot
 from tests.bot_harness import (
     ADMIN,
@@ -174,9 +176,15 @@ def _check_config(tmp_path: Path, server: FakeTelegram) -> Path:
     return path
 
 
-async def _check(config: Path, *args: str) -> tuple[int, str]:
+async def _check(config: Path, *args: str, token: str = TOKEN) -> tuple[int, str]:
     process = await spawn_corrbot(
-        *args, "check", "--config", str(config), at=START, stderr=asyncio.subprocess.STDOUT
+        *args,
+        "check",
+        "--config",
+        str(config),
+        at=START,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": token},
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
@@ -204,6 +212,63 @@ async def test_check_at_debug_with_failing_deliveries_never_prints_the_token(
     assert "2 dropped" in output
     assert server.calls("sendMessage"), "deliveries were attempted"
     assert _leaks(output) == []
+
+
+async def test_a_token_pasted_with_surrounding_whitespace_never_reaches_debug_output(
+    tmp_path: Path,
+) -> None:
+    """`corrbot -vv check` with the variable as pasted (spaces, a newline) still redacts it."""
+    async with FakeTelegram() as server:
+        config = _check_config(tmp_path, server)
+        with Store.open(tmp_path / "store.sqlite3") as store:
+            Subscribers(store).subscribe(1, kind="private", title="", thread_id=None, now=START)
+            _queue(store, date(2024, 6, 3), START)
+        status, output = await _check(config, "-vv", token=f"  {TOKEN}\n")
+    assert status == 0, output[-2000:]
+    assert "DEBUG" in output
+    assert server.calls("sendMessage"), "the stripped token was accepted"
+    assert _leaks(output) == []
+
+
+def test_a_token_inside_telegram_api_base_url_is_refused_without_echoing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The config error names the key and says why, but never shows the URL's token."""
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"telegram:\n  api_base_url: 'ftp://api.telegram.org/bot{TOKEN}/'\n")
+    status = main(["check", "--dry-run", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "telegram.api_base_url: holds a bot token" in err
+    assert _leaks(err) == []
+
+
+def test_an_invalid_telegram_api_base_url_is_refused_without_echoing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed URL may still carry a secret (a proxy password): the value is not shown."""
+    config = tmp_path / "config.yaml"
+    config.write_text("telegram:\n  api_base_url: 'ftp://user:hunter2hunter2@proxy/bot'\n")
+    status = main(["check", "--dry-run", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "telegram.api_base_url: must be an http:// or https:// URL" in err
+    assert "hunter2" not in err
+
+
+def test_token_shaped_text_is_redacted_even_when_never_registered() -> None:
+    """A token from somewhere else (another bot's, pasted into a command) is still a secret."""
+    other = "987654321:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+    line = redact(f"GET https://api.telegram.org/bot{other}/getMe and {quote(other, safe='')}")
+    assert "AAHfiqksKZ8WmR2zSjiQ7" not in line
+    assert line.count("[REDACTED]") == 2
+
+
+def test_the_secret_half_of_a_registered_token_is_redacted_on_its_own() -> None:
+    """``123:ABC`` registered: ``ABC`` alone (a URL split at the colon) is redacted too."""
+    register_secret(f" {TOKEN}\n")
+    assert redact(f"secret={SECRET}") == "secret=[REDACTED]"
 
 
 async def test_check_with_a_rejected_token_never_prints_it(tmp_path: Path) -> None:

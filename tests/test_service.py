@@ -237,6 +237,18 @@ async def test_stale_latest_session_holds_the_pair_back(
     await service.check_now()
     # Next session's close has passed long enough to be expected, but nothing was fetched:
     clock.now = _sessions_later(clock, 1)
-    evaluation = service._evaluate()  # evaluate without refreshing
+    evaluation, _ = service._evaluate()  # evaluate without refreshing
     assert HEADLINE in evaluation.held_back
     assert evaluation.alerts == []
+
+
+async def test_freshness_between_runs_reads_the_store_and_says_how_far_behind(
+    tmp_path: Path, store: Store, clock: Clock
+) -> None:
+    """Two sessions after the last run, without a refresh, every symbol is frozen."""
+    service = _service(tmp_path, store, clock)
+    await service.check_now()
+    assert [f.problems() for f in service.freshness()] == [[]] * len(service.freshness())
+    clock.now = _sessions_later(clock, 2)
+    behind = service.freshness()
+    assert all(f.frozen and f.behind == 2 for f in behind)

@@ -326,3 +326,116 @@ def test_a_missing_interval_reads_back_as_not_a_number(tmp_path: Path) -> None:
     assert row == (None, None, None, 1, None)
     assert np.isnan(stored.alert.lower)
     assert np.isnan(stored.alert.prev_corr)
+
+
+# -- revised and late prices re-open the engine states of their pairs -------------------------
+
+PAIR = Pair("BTC", "PSCT")
+OTHER = Pair("ETH", "QQQ")
+
+
+def _states(store: Store, *pairs: Pair) -> None:
+    store.record_check(
+        [],
+        window=30,
+        states=dict.fromkeys(pairs, '{"last_session": "2024-12-03"}'),
+        snapshot=None,
+        now=NOW,
+    )
+
+
+def _priced(store: Store) -> None:
+    store.upsert_prices(
+        "PSCT",
+        _series(("2024-12-02T21:00", 10.0), ("2024-12-03T21:00", 11.0)),
+        source="t",
+        fetched_at=NOW,
+    )
+
+
+def test_a_revised_close_reopens_the_pairs_of_its_symbol_from_its_instant(tmp_path: Path) -> None:
+    """PSCT's close of 2024-12-02 changes: BTC~PSCT re-opens there, ETH~QQQ is untouched."""
+    with Store.open(tmp_path / "s.db") as store:
+        _priced(store)
+        _states(store, PAIR, OTHER)
+        store.upsert_prices("PSCT", _series(("2024-12-02T21:00", 12.5)), source="t", fetched_at=NOW)
+        assert store.engine_reopenings(30) == {PAIR: pd.Timestamp("2024-12-02T21:00", tz="UTC")}
+
+
+def test_the_same_close_written_again_reopens_nothing(tmp_path: Path) -> None:
+    """The overlap re-fetches the last sessions every day: unchanged closes are no revision."""
+    with Store.open(tmp_path / "s.db") as store:
+        _priced(store)
+        _states(store, PAIR)
+        _priced(store)
+        assert store.engine_reopenings(30) == {}
+
+
+def test_a_hole_filled_late_reopens_its_pairs(tmp_path: Path) -> None:
+    """A price arriving for an instant before the latest stored one is late data: re-open."""
+    with Store.open(tmp_path / "s.db") as store:
+        _priced(store)
+        _states(store, PAIR)
+        store.upsert_prices("PSCT", _series(("2024-11-29T21:00", 9.0)), source="t", fetched_at=NOW)
+        assert store.engine_reopenings(30) == {PAIR: pd.Timestamp("2024-11-29T21:00", tz="UTC")}
+
+
+def test_a_new_latest_price_reopens_nothing(tmp_path: Path) -> None:
+    """Prices after the latest stored one are the ordinary new sessions."""
+    with Store.open(tmp_path / "s.db") as store:
+        _priced(store)
+        _states(store, PAIR)
+        store.upsert_prices("PSCT", _series(("2024-12-04T21:00", 9.0)), source="t", fetched_at=NOW)
+        assert store.engine_reopenings(30) == {}
+
+
+def test_recording_clears_the_reopening_it_applied_but_not_a_newer_one(tmp_path: Path) -> None:
+    """A revision written between evaluating and recording is kept for the next run."""
+    with Store.open(tmp_path / "s.db") as store:
+        _priced(store)
+        _states(store, PAIR)
+        store.upsert_prices("PSCT", _series(("2024-12-03T21:00", 13.0)), source="t", fetched_at=NOW)
+        applied = store.engine_reopenings(30)
+        store.record_check([], window=30, states={}, snapshot=None, now=NOW, reopened=applied)
+        assert store.engine_reopenings(30) == {}
+        store.upsert_prices("PSCT", _series(("2024-12-03T21:00", 14.0)), source="t", fetched_at=NOW)
+        store.upsert_prices("PSCT", _series(("2024-12-02T21:00", 1.0)), source="t", fetched_at=NOW)
+        store.record_check([], window=30, states={}, snapshot=None, now=NOW, reopened=applied)
+        assert store.engine_reopenings(30) == {PAIR: pd.Timestamp("2024-12-02T21:00", tz="UTC")}
+
+
+def test_a_price_written_for_a_known_gap_is_no_longer_a_gap(tmp_path: Path) -> None:
+    """Late data for an instant given up on fills it, and it stops being a known gap."""
+    with Store.open(tmp_path / "s.db") as store:
+        gap = pd.Timestamp("2024-11-29T21:00", tz="UTC")
+        store.record_gaps("PSCT", [gap], checked_at=NOW)
+        store.upsert_prices("PSCT", _series(("2024-11-29T21:00", 9.0)), source="t", fetched_at=NOW)
+        assert store.known_gaps("PSCT").empty
+
+
+def test_migration_5_adds_the_reopening_to_existing_engine_states(tmp_path: Path) -> None:
+    """A version 4 store keeps its engine states, none of them re-opened."""
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        _states(store, PAIR)
+        store._conn.execute("ALTER TABLE engine_state DROP COLUMN reopen_at")
+        store._conn.execute("PRAGMA user_version = 4")
+    with Store.open(path) as store:
+        assert store.schema_version == 5
+        assert set(store.engine_states(30)) == {PAIR}
+        assert store.engine_reopenings(30) == {}
+
+
+def test_history_written_before_reopen_from_reopens_nothing(tmp_path: Path) -> None:
+    """A kept window grown backwards fetches old history: no revision, no re-walk."""
+    with Store.open(tmp_path / "s.db") as store:
+        _priced(store)
+        _states(store, PAIR)
+        store.upsert_prices(
+            "PSCT",
+            _series(("2024-11-29T21:00", 9.0), ("2024-12-02T21:00", 10.0)),
+            source="t",
+            fetched_at=NOW,
+            reopen_from=pd.Timestamp("2024-12-02T21:00", tz="UTC"),
+        )
+        assert store.engine_reopenings(30) == {}

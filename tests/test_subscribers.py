@@ -47,3 +47,36 @@ def test_a_follow_up_reaches_only_the_chats_that_were_sent_its_opening(tmp_path:
         everyone = subscribers.count_eligible(AlertKind.REGIME)
         audience = subscribers.count_eligible(AlertKind.REGIME, follows=OPENING.key)
     assert (everyone, audience) == (3, 1)
+
+
+OLD_GROUP, NEW_GROUP = -4001, -1004001
+
+
+def _statuses_by_chat(store: Store) -> dict[int, tuple[str, str | None]]:
+    rows = store.query("SELECT chat_id, status, last_error FROM deliveries")
+    return {int(str(c)): (str(s), None if e is None else str(e)) for c, s, e in rows}
+
+
+def test_migrating_onto_a_subscribed_supergroup_merges_their_deliveries(tmp_path: Path) -> None:
+    """Both ids had the alert: the old id's copy is dropped as merged, the new one's kept."""
+    with Store.open(tmp_path / "s.db") as store:
+        subscribers = _subscribed(store, OLD_GROUP, NEW_GROUP)
+        _record_opening(store)
+        merged = subscribers.migrate(OLD_GROUP, NEW_GROUP, now=NOW)
+        statuses = _statuses_by_chat(store)
+        due = [d.chat_id for d in Outbox(store).due(NOW)]
+    assert merged == 1
+    assert statuses[OLD_GROUP][0] == "dropped"
+    assert "merged" in str(statuses[OLD_GROUP][1])
+    assert due == [NEW_GROUP]
+
+
+def test_migrating_moves_a_delivery_the_supergroup_lacks(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.db") as store:
+        subscribers = _subscribed(store, OLD_GROUP)
+        _record_opening(store)
+        _subscribed(store, NEW_GROUP)  # subscribed after the alert: has no delivery of it
+        merged = subscribers.migrate(OLD_GROUP, NEW_GROUP, now=NOW)
+        due = [d.chat_id for d in Outbox(store).due(NOW)]
+    assert merged == 0
+    assert due == [NEW_GROUP]

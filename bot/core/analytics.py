@@ -163,7 +163,7 @@ def compute_analytics(
             .rolling(window, min_periods=max(3, math.ceil(min_coverage * window)))
             .std()
             * math.sqrt(ANNUALIZATION)
-        ).mask(_head(len(returns), window) | returns[symbol].isna().to_numpy())
+        ).mask(_before_full_window(returns[symbol].notna().to_numpy(), window))
         for symbol in [*crypto, *equities]
         for window in windows
     }
@@ -188,15 +188,16 @@ def _rolling(
     """Pearson correlation over each window, and the sessions with both returns it used.
 
     Rounding in rolling moments can push |r| a hair above one; it is not a signal. The first
-    ``window - 1`` sessions have no full window yet: no number, not a partial one. A session
-    without both returns has no correlation "as of" it, even when the window still has
-    enough coverage: the numbers must not outlive the data.
+    ``window - 1`` sessions *of the pair's own history* (from its first session with both
+    returns, not the panel's start: ETH begins in 2017) have no full window yet: no number,
+    not a partial one, so coverage is measured over sessions the pair could have had. A
+    session without both returns has no correlation "as of" it, even when the window still
+    has enough coverage: the numbers must not outlive the data.
     """
-    both = (x.notna() & y.notna()).astype("float64")
-    count = both.rolling(window, min_periods=1).sum()
+    present = (x.notna() & y.notna()).to_numpy()
+    count = pd.Series(present.astype("float64"), index=x.index).rolling(window, min_periods=1).sum()
     series = x.rolling(window, min_periods=min_periods).corr(y)
-    missing = (x.isna() | y.isna()).to_numpy()
-    series = series.clip(-1.0, 1.0).mask(_head(len(series), window) | missing)
+    series = series.clip(-1.0, 1.0).mask(_before_full_window(present, window))
     return series, count.where(series.notna())
 
 
@@ -205,9 +206,17 @@ def _needed(window: int, min_coverage: float) -> int:
     return max(3, math.ceil(round(min_coverage * window, 9)))
 
 
-def _head(length: int, window: int) -> np.ndarray:
-    """True for the sessions before the first full window."""
-    return np.arange(length) < window - 1
+def _before_full_window(present: np.ndarray, window: int) -> np.ndarray:
+    """True where no number may stand: a missing session, or one before the first full window.
+
+    The first full window ends ``window - 1`` sessions after the series' own first present
+    session (not the panel's first row), so a series that starts late is not measured on a
+    partial window that min_coverage would have refused anywhere else.
+    """
+    first = np.flatnonzero(present)
+    start = int(first[0]) if len(first) else len(present)
+    head: np.ndarray = np.arange(len(present)) < start + window - 1
+    return np.asarray(head | ~present, dtype=bool)
 
 
 _Key = TypeVar("_Key", bound=tuple[object, ...])

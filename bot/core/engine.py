@@ -77,6 +77,25 @@ class PairState:
             sort_keys=True,
         )
 
+    def reopened(self, first: date, sessions: Sequence[date]) -> PairState:
+        """The state as if the engine had stopped before session ``first`` (prices revised).
+
+        The last session seen moves back to the session before ``first``; an episode that
+        opened on or after it came from the old prices and is forgotten (walking the
+        sessions again re-opens it under the same key if the new prices still show it, and
+        an alert is recorded once per key). Earlier states are kept as they are.
+        """
+        if self.last_session is None or self.last_session < first:
+            return self
+        before = [day for day in sessions if day < first]
+        last = before[-1] if before else None
+        if last is None:  # nothing left before the revision: replay the whole history
+            return PairState()
+        episode = self.episode
+        if episode is not None and episode.opened >= first:
+            episode = None
+        return PairState(last_session=last, episode=episode)
+
     @classmethod
     def from_json(cls, text: str) -> PairState:
         """Inverse of :meth:`to_json`; states of earlier versions keep their last session."""
@@ -136,8 +155,8 @@ class AlertEngine:
         if shift.lead:
             lead, _ = rolling_corr(shifted(crypto, 1), equity, window, needed)
             corr = corr + lead
-        missing = np.isnan(crypto) | np.isnan(equity)
-        return np.where(missing, np.nan, corr), sessions
+        present = ~(np.isnan(crypto) | np.isnan(equity))
+        return np.where(_before_full_window(present, window), np.nan, corr), sessions
 
     def outputs(self, inputs: PairInputs) -> dict[str, RuleOutput]:
         """Every rule's output, by rule name."""
@@ -270,6 +289,18 @@ class AlertEngine:
             prev_lower=float(scan.base_lower[t]),
             prev_upper=float(scan.base_upper[t]),
         )
+
+
+def _before_full_window(present: np.ndarray, window: int) -> np.ndarray:
+    """Per path, True on a missing session or before the path's own first full window.
+
+    Counted from each history's first session with both returns, as the analytics do, so a
+    pair listed late is not alerted on a partial window the snapshot would not show.
+    """
+    first = np.where(present.any(axis=1), present.argmax(axis=1), present.shape[1])
+    positions = np.arange(present.shape[1])[None, :]
+    head: np.ndarray = positions < first[:, None] + window - 1
+    return np.asarray(head | ~present, dtype=bool)
 
 
 def _after(sessions: tuple[date, ...], day: date) -> int:

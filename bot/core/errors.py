@@ -9,6 +9,7 @@ boundary, so callers decide what to do from the type alone::
     │   ├── TemporaryDataError   retry later (network, rate limit, exchange down, not published yet)
     │   └── PermanentDataError   retrying will not help (unknown symbol, bad exchange id, bad file)
     └── StoreError               the SQLite store cannot be opened, migrated or written
+        └── DiskFullError        ...because its disk is full: the file is fine, free space
 
 Messages are written for the person reading them: what failed, where, and what to do.
 They never contain secrets.
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigError",
     "CorrbotError",
     "DataError",
+    "DiskFullError",
     "PermanentDataError",
     "StoreError",
     "TemporaryDataError",
@@ -48,3 +50,11 @@ class PermanentDataError(DataError):
 
 class StoreError(CorrbotError):
     """The store could not be opened, migrated or written."""
+
+
+class DiskFullError(StoreError):
+    """The store's disk is full: the file is intact, so the fix is space, never a new store.
+
+    Kept apart from other store errors because the advice differs: moving a damaged store
+    aside is right, moving a healthy one aside on a full disk discards every subscriber.
+    """

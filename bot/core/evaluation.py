@@ -87,7 +87,9 @@ class Evaluator:
         """Advance every alerting pair, hold back those with stale or broken data.
 
         With ``start`` (backtests) the engine first warms up silently on the sessions
-        before it, exactly as a bot started on that day would have.
+        before it, exactly as a bot started on that day would have. A pair held back on its
+        very first live run still warms up on the sessions before the bad data, so the run
+        that recovers tells what changed meanwhile once, as after downtime.
         """
         analytics = self.analytics(returns)
         new_states: dict[Pair, PairState] = {}
@@ -100,6 +102,14 @@ class Evaluator:
             blocking = self._blocking(pair, issues, analytics.sessions)
             if blocking:
                 held_back[pair] = blocking
+                if state.last_session is None and mode == "live":
+                    # A first run held back still warms up, silently, on the sessions before
+                    # the bad data: the run that recovers then catches up over the rest as
+                    # after downtime (the net change told once), instead of warming up
+                    # silently over it, which would never tell the change.
+                    warm = _before_blocked(returns, pair, blocking, end)
+                    if warm is not None:
+                        state, _ = self.engine.advance(scan, state, mode=mode, until=warm)
                 new_states[pair] = state
                 regimes[pair] = _regime_as_of(scan, state.last_session)
                 continue
@@ -151,7 +161,15 @@ class Evaluator:
     def _blocking(
         self, pair: Pair, issues: Sequence[QualityIssue], sessions: pd.DatetimeIndex
     ) -> list[QualityIssue]:
-        """Stale data, failed fetches, and broken prices inside the span the rules read."""
+        """Stale data, failed fetches, and broken or suspect prices inside the span the rules read.
+
+        A suspect price (an outlier on the latest session, or a tick that went straight
+        back) blocks while it is among the last two headline windows, where the correlation
+        and the baseline it is compared with read it; a real outlier is only a warning, so
+        one from months ago never blocks. A corrected close re-opens the sessions it
+        touches (see ``Store.upsert_prices``), so the pair is then evaluated as if the bad
+        tick had never been.
+        """
         span = 2 * self.analysis.headline_window
         cutoff = sessions[-span].date() if len(sessions) >= span else None
         blocking = []
@@ -159,7 +177,7 @@ class Evaluator:
             if issue.symbol not in (pair.crypto, pair.equity) or not issue.kind.blocks_alerts:
                 continue
             old = cutoff is not None and not any(day >= cutoff for day in issue.sessions)
-            if issue.kind is QualityKind.BAD_PRICE and old:
+            if issue.kind in (QualityKind.BAD_PRICE, QualityKind.SUSPECT) and old:
                 continue  # an old broken price no longer reaches the alert window
             blocking.append(issue)
         return blocking
@@ -191,3 +209,22 @@ def _last_complete_session(returns: pd.DataFrame, pair: Pair, end: date | None) 
         both = both[both.index <= pd.Timestamp(end)]
     complete = both.index[both.to_numpy()]
     return None if complete.empty else pd.Timestamp(complete[-1]).date()
+
+
+def _before_blocked(
+    returns: pd.DataFrame, pair: Pair, blocking: Sequence[QualityIssue], end: date | None
+) -> date | None:
+    """The last complete session a held-back first run may warm up on: before the bad data.
+
+    Before the earliest session a blocking finding names (a stale session is one not in the
+    data yet, so every complete session precedes it); with findings that name none (a failed
+    fetch), before the last complete session, which the next good run then walks again.
+    """
+    last = _last_complete_session(returns, pair, end)
+    if last is None:
+        return None
+    named = [day for issue in blocking for day in issue.sessions]
+    limit = min(named) if named else last
+    both = returns[[pair.crypto, pair.equity]].notna().all(axis=1)
+    complete = [ts.date() for ts in both.index[both.to_numpy()] if ts.date() < limit]
+    return complete[-1] if complete else None

@@ -1,10 +1,12 @@
 """Incremental refresh of the price cache and the aligned panel built from it.
 
 A refresh asks each source only for the instants the store lacks, plus a small overlap of
-recent sessions to pick up revised closes. Instants a source answered without (days before
-a coin was listed, an exchange outage) are remembered as gaps so they are not asked for
-again, and remain visible to the quality checks. A source failure is recorded per symbol
-and never erases what was cached before.
+recent sessions to pick up revised closes. An instant a source answered without is asked for
+again on every refresh while it is among the last ``late_retry_sessions`` sessions: a source
+that stops and then delivers an outage late must not leave holes behind. Only older ones
+(days before a coin was listed, an outage never backfilled) are remembered as gaps, not
+asked for again, and remain visible to the quality checks and the data status. A source
+failure is recorded per symbol and never erases what was cached before.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from bot.core.calendar import TradingCalendar
 from bot.core.clock import Clock
 from bot.core.errors import DataError
+from bot.core.freshness import SymbolFreshness, check_freshness, retry_sessions
 from bot.core.models import Asset, QualityIssue, QualityKind, SymbolStatus
 from bot.core.panel import Panel, build_panel
 from bot.core.sampling import Sampling, target_instants
@@ -38,9 +42,15 @@ class RefreshSettings:
 
     history_sessions: int = 1000
     overlap_sessions: int = 3
+    late_retry_sessions: int = 20
     stale_after: timedelta = timedelta(minutes=90)
     outlier_zscore: float = 10.0
     crypto_sampling: Sampling = "equity_close"
+
+    @property
+    def retry_sessions(self) -> int:
+        """Recent sessions whose missing prices are asked for again on every refresh."""
+        return retry_sessions(self.overlap_sessions, self.late_retry_sessions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +155,16 @@ class MarketData:
         return RefreshReport(written=written, errors=errors)
 
     def _request_for(self, asset: Asset, closes: pd.Series) -> FetchRequest | None:
-        """The instants to ask for: absent ones not known to be gaps, plus the overlap."""
+        """The instants to ask for: absent ones not given up on, plus the overlap.
+
+        Inside the retry horizon even a recorded gap is asked for again (a store written
+        before the horizon existed gave up after the overlap).
+        """
         targets = pd.DatetimeIndex(target_instants(asset, closes, self.sampling[asset.symbol]))
         cached = self._store.load_prices(asset.symbol, since=targets[0]).index
         known_gaps = self._store.known_gaps(asset.symbol)
-        wanted = ~targets.isin(cached) & ~targets.isin(known_gaps)
+        retrying = np.arange(len(targets)) >= len(targets) - self._settings.retry_sessions
+        wanted = ~targets.isin(cached) & (~targets.isin(known_gaps) | retrying)
         overlap = self._settings.overlap_sessions
         if overlap:
             wanted[-overlap:] = True
@@ -161,9 +176,15 @@ class MarketData:
         self, request: FetchRequest, found: Observations, closes: pd.Series, now: object
     ) -> int:
         symbol = request.asset.symbol
-        count = self._store.upsert_prices(symbol, found.closes, source=found.origin, fetched_at=now)  # type: ignore[arg-type]
-        recent = closes.iloc[-max(self._settings.overlap_sessions, 1) :]
+        recent = closes.iloc[-max(self._settings.retry_sessions, 1) :]
         recent_instants = target_instants(request.asset, recent, self.sampling[symbol])
+        count = self._store.upsert_prices(
+            symbol,
+            found.closes,
+            source=found.origin,
+            fetched_at=now,  # type: ignore[arg-type]
+            reopen_from=recent_instants.iloc[0],
+        )
         absent = request.targets[
             ~request.targets.isin(found.closes.index) & ~request.targets.isin(recent_instants)
         ]
@@ -199,11 +220,26 @@ class MarketData:
             extra_issues=failures,
         )
 
+    def freshness(self) -> list[SymbolFreshness]:
+        """Per symbol, from the store: sessions behind, holes still fetched, holes given up."""
+        return check_freshness(
+            self._store,
+            self._calendar,
+            self._clock(),
+            assets=self.assets,
+            history_sessions=self._settings.history_sessions,
+            retry=self._settings.retry_sessions,
+            stale_after=self._settings.stale_after,
+            sampling=self.sampling,
+        )
+
     def statuses(self, panel: Panel) -> list[SymbolStatus]:
         """Per symbol: where its prices came from, their span, staleness and findings."""
         records = self._store.fetch_records()
+        fresh = {f.symbol: f for f in self.freshness()}
         statuses = []
         for asset in self.assets:
+            holes = fresh.get(asset.symbol)
             column = panel.prices[asset.symbol].dropna()
             first = column.index[0].date() if not column.empty else None
             last = column.index[-1].date() if not column.empty else None
@@ -231,6 +267,8 @@ class MarketData:
                     stale_sessions=max(stale, 0),
                     issues=tuple(panel.issues_for([asset.symbol])),
                     error=None if record is None else record.error,
+                    pending=() if holes is None else holes.pending,
+                    gaps=() if holes is None else holes.gaps,
                 )
             )
         return statuses

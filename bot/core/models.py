@@ -59,13 +59,24 @@ class QualityKind(enum.StrEnum):
     STALE = "stale"  # the latest session should be available by now but is not
     MISSING = "missing"  # a session inside the history has no price
     BAD_PRICE = "bad_price"  # zero, negative or not-a-number close
-    OUTLIER = "outlier"  # a return far outside the asset's usual range (a warning)
+    OUTLIER = "outlier"  # a return far outside the usual range, confirmed by the next session
+    SUSPECT = "suspect"  # an outlying price not confirmed: the latest one, or a tick reverted
     FETCH_FAILED = "fetch_failed"  # the last refresh of this symbol failed
 
     @property
     def blocks_alerts(self) -> bool:
-        """Stale or broken data must never produce an alert; outliers and old gaps may."""
-        return self in {QualityKind.STALE, QualityKind.BAD_PRICE, QualityKind.FETCH_FAILED}
+        """Stale, broken or suspect data must never produce an alert; real outliers and gaps may.
+
+        An outlier the next session confirmed (the price stayed there: March 2020 was real)
+        is a warning; one not confirmed yet, or reverted at once (a bad tick), is not data
+        to alert on until it is corrected or leaves the span the rules read.
+        """
+        return self in {
+            QualityKind.STALE,
+            QualityKind.BAD_PRICE,
+            QualityKind.FETCH_FAILED,
+            QualityKind.SUSPECT,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +94,13 @@ class QualityIssue:
 
 @dataclass(frozen=True, slots=True)
 class SymbolStatus:
-    """What ``corrbot fetch`` reports for one symbol after a refresh."""
+    """What ``corrbot fetch`` and ``/status`` report for one symbol.
+
+    ``pending`` are sessions inside the symbol's history without a price that every refresh
+    still asks for (they may yet arrive); ``gaps`` those given up on, shown as known gaps.
+    Either lowers the ``n`` of every window holding it: a "fresh" symbol can still have
+    holes, so both are listed next to the staleness.
+    """
 
     asset: Asset
     source: str
@@ -95,6 +112,8 @@ class SymbolStatus:
     stale_sessions: int = 0
     issues: tuple[QualityIssue, ...] = field(default=())
     error: str | None = None
+    pending: tuple[date, ...] = ()
+    gaps: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, order=True)

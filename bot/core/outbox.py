@@ -9,13 +9,16 @@ and a confirmed delivery never is.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.messages import Message
 from bot.core.store import Store, format_ts
 
-__all__ = ["Due", "Outbox", "OutboxCounts"]
+__all__ = ["Due", "Outbox", "OutboxCounts", "SetAside"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,16 @@ class Due:
     attempts: int
     message: Message
     reply_to: int | None = None  # the chat's message this one answers (an episode's first)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A delivery :meth:`Outbox.due` could not read and settled as failed instead."""
+
+    id: int
+    key: str
+    chat_id: int
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +71,27 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._payloads: dict[int, Message] = {}
+        #: Rows :meth:`due` set aside since the caller last emptied this list (to tell admins).
+        self.set_aside: list[SetAside] = []
 
-    def resume(self) -> int:
-        """At start-up: deliveries caught in flight by a crash become due again."""
+    @property
+    def store(self) -> Store:
+        """The store the outbox lives in (the sender keeps its lease there too)."""
+        return self._store
+
+    def resume(self, *, exclude: set[int] | None = None) -> int:
+        """Deliveries caught in flight by a crash become due again.
+
+        Only the holder of the store's sender lease may call this: another process's
+        ``sending`` rows are really in flight. ``exclude`` names this process's own.
+        """
+        keep = sorted(exclude or ())
+        marks = ", ".join("?" * len(keep))
         with self._store.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'"
+                + (f" AND id NOT IN ({marks})" if keep else ""),
+                keep,
             )
         return int(cursor.rowcount)
 
@@ -83,6 +111,11 @@ class Outbox:
         for ident, outbound_id, key, chat_id, thread_id, silent, attempts, reply_to in rows:
             if exclude and int(str(ident)) in exclude:
                 continue
+            try:
+                message = self._payload(int(str(outbound_id)))
+            except Exception as exc:  # any unreadable payload, old formats too
+                self._set_aside(int(str(ident)), str(key), int(str(chat_id)), exc)
+                continue
             due.append(
                 Due(
                     id=int(str(ident)),
@@ -92,11 +125,29 @@ class Outbox:
                     thread_id=None if thread_id is None else int(str(thread_id)),
                     silent=bool(silent),
                     attempts=int(str(attempts)),
-                    message=self._payload(int(str(outbound_id))),
+                    message=message,
                     reply_to=None if reply_to is None else int(str(reply_to)),
                 )
             )
         return due[:limit]
+
+    def _set_aside(self, delivery_id: int, key: str, chat_id: int, exc: Exception) -> None:
+        """Fail one row whose message cannot be read, instead of failing every drain.
+
+        Left pending, the row would raise again at every pass (and after every restart)
+        and hold up everything queued behind it.
+        """
+        error = f"unreadable message: {type(exc).__name__}: {exc}"[:500]
+        self.fail(delivery_id, error=error)
+        self.set_aside.append(SetAside(delivery_id, key, chat_id, error))
+        log.error(
+            "delivery %s of %s to chat %s set aside: %s",
+            delivery_id,
+            key,
+            chat_id,
+            error,
+            extra={"event": "delivery.failed", "chat_id": chat_id, "alert": key},
+        )
 
     def _payload(self, outbound_id: int) -> Message:
         if outbound_id not in self._payloads:
@@ -138,13 +189,34 @@ class Outbox:
             )
 
     def retry(self, delivery_id: int, *, at: datetime, error: str, count: bool = True) -> None:
-        """Try again at ``at``; a rate-limit wait (``count=False``) is not held against it."""
+        """Try again at ``at``; a rate-limit wait (``count=False``) is not held against it.
+
+        Only a row in flight is rescheduled: one settled meanwhile (dropped as merged
+        by a chat migration, say) stays settled.
+        """
         with self._store.transaction() as conn:
             conn.execute(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, last_error = ?, "
-                "attempts = attempts - ? WHERE id = ?",
+                "attempts = MAX(0, attempts - ?) WHERE id = ? AND status = 'sending'",
                 (format_ts(_next_whole_second(at)), error, 0 if count else 1, delivery_id),
             )
+
+    def refund(self, delivery_ids: set[int], *, now: datetime) -> int:
+        """Give back one attempt to each pending row (their failure was an outage's), due now.
+
+        Returns how many rows got one back.
+        """
+        if not delivery_ids:
+            return 0
+        ids = sorted(delivery_ids)
+        marks = ", ".join("?" * len(ids))
+        with self._store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE deliveries SET attempts = attempts - 1, next_attempt_at = ? "
+                f"WHERE id IN ({marks}) AND status = 'pending' AND attempts > 0",
+                (format_ts(_next_whole_second(now)), *ids),
+            )
+        return int(cursor.rowcount)
 
     def fail(self, delivery_id: int, *, error: str) -> None:
         """Give up on a delivery that cannot succeed; it stays on record with its error."""
@@ -161,6 +233,11 @@ class Outbox:
                 "UPDATE deliveries SET status = 'dropped', last_error = ? WHERE id = ?",
                 (error, delivery_id),
             )
+
+    def status(self, delivery_id: int) -> str | None:
+        """One delivery's status, or ``None`` if there is no such row."""
+        rows = self._store.query("SELECT status FROM deliveries WHERE id = ?", [delivery_id])
+        return str(rows[0][0]) if rows else None
 
     def counts(self) -> OutboxCounts:
         """Deliveries by status."""

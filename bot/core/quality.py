@@ -1,12 +1,15 @@
 """Quality checks on aligned prices: they flag, they never hide.
 
 Findings travel with the panel; later stages refuse to alert on the ones that
-``QualityKind.blocks_alerts`` (stale, bad prices, failed fetches). Outliers are warnings:
-March 2020 was real.
+``QualityKind.blocks_alerts`` (stale, bad prices, failed fetches, suspect prices). An
+outlying return is judged by the session after it: if the price stays (March 2020 was real)
+it is an ``OUTLIER``, a warning; if it goes straight back (a x30 tick) the price between is
+``SUSPECT``, and so is an outlier on the latest session, which nothing confirms yet.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import date
 
@@ -15,11 +18,13 @@ import pandas as pd
 
 from bot.core.models import QualityIssue, QualityKind
 
-__all__ = ["check_symbol", "robust_outliers"]
+__all__ = ["check_symbol", "robust_outliers", "split_outliers"]
 
 _OUTLIER_LOOKBACK = 250
 _OUTLIER_MIN_PERIODS = 60
 _MAD_TO_SIGMA = 1.4826
+#: A move is reverted when the next return undoes at least this share of it.
+_REVERTED = 0.5
 
 
 def check_symbol(
@@ -70,16 +75,59 @@ def check_symbol(
 
     returns = np.log(raw.where(raw > 0)).diff()
     outliers = robust_outliers(returns, outlier_zscore)
-    if outliers.any():
+    confirmed, suspect = split_outliers(returns, outliers)
+    if confirmed.any():
         issues.append(
             _issue(
                 symbol,
                 QualityKind.OUTLIER,
                 f"return beyond {outlier_zscore:g} robust sigmas",
-                outliers,
+                confirmed,
+            )
+        )
+    if suspect.any():
+        issues.append(
+            _issue(
+                symbol,
+                QualityKind.SUSPECT,
+                f"return beyond {outlier_zscore:g} robust sigmas, not confirmed (latest, or "
+                "reverted the next session)",
+                suspect,
             )
         )
     return issues
+
+
+def split_outliers(returns: pd.Series, outliers: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Outlying returns the next session confirmed, and the sessions of suspect prices.
+
+    An outlier on the last session with a return has nothing to confirm it: suspect. One
+    whose next return undoes at least half of it (the price went straight back) was a bad
+    tick: both returns that read the price between are suspect, and the reversal is not a
+    second outlier. The rest stood: confirmed, a warning only.
+    """
+    values = returns.to_numpy(dtype="float64")
+    flagged = outliers.to_numpy(dtype=bool)
+    observed = np.flatnonzero(~np.isnan(values))
+    confirmed = np.zeros(len(values), dtype=bool)
+    suspect = np.zeros(len(values), dtype=bool)
+    following = {int(a): int(b) for a, b in itertools.pairwise(observed)}
+    skip = -1
+    for t in np.flatnonzero(flagged):
+        if t == skip:
+            continue
+        after = following.get(int(t))
+        if after is None:
+            suspect[t] = True
+        elif abs(values[t] + values[after]) <= (1 - _REVERTED) * abs(values[t]):
+            suspect[t] = suspect[after] = True
+            skip = after
+        else:
+            confirmed[t] = True
+    return (
+        pd.Series(confirmed, index=returns.index),
+        pd.Series(suspect, index=returns.index),
+    )
 
 
 def robust_outliers(returns: pd.Series, zscore: float) -> pd.Series:

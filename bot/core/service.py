@@ -11,12 +11,15 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+
+import pandas as pd
 
 from bot.core.analytics import Analytics
 from bot.core.clock import Clock
 from bot.core.engine import PairState
 from bot.core.evaluation import Evaluation, Evaluator
+from bot.core.freshness import SymbolFreshness
 from bot.core.market_data import MarketData, RefreshReport
 from bot.core.messages import Message, render_text, snapshot_message
 from bot.core.models import Alert, Pair, QualityIssue, QualityKind, SymbolStatus
@@ -36,6 +39,17 @@ class CheckResult:
     recorded: Sequence[StoredAlert]  # alerts recorded for the first time by this run
     snapshot: Snapshot | None
     held_back: Mapping[Pair, Sequence[QualityIssue]]  # pairs not evaluated: bad data
+    #: Per symbol after the refresh: sessions behind, holes still fetched, holes given up.
+    freshness: Sequence[SymbolFreshness] = ()
+
+    @property
+    def frozen(self) -> tuple[SymbolFreshness, ...]:
+        """Symbols whose feed stopped moving; tell admins once per ``notice_key``.
+
+        The key names the symbol and its last price, so a feed that stays frozen is told
+        once, and one that moves and freezes again is told again.
+        """
+        return tuple(f for f in self.freshness if f.frozen)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +70,7 @@ class CheckResult:
         lines = [f"{symbol}: {error}" for symbol, error in self.refresh.errors.items()]
         for pair, issues in self.held_back.items():
             lines.extend(f"{pair} held back: {issue}" for issue in issues)
+        lines.extend(line for symbol in self.freshness for line in symbol.problems())
         return lines
 
 
@@ -107,10 +122,16 @@ class CorrService:
         async with self._lock:
             started = self._clock()
             report = await self._market.refresh()
-            evaluation = await asyncio.to_thread(self._evaluate)
-            recorded = self._record(evaluation)
+            evaluation, reopened = await asyncio.to_thread(self._evaluate)
+            recorded = self._record(evaluation, reopened)
             self._analytics = evaluation.analytics
-            result = CheckResult(report, recorded, evaluation.snapshot, evaluation.held_back)
+            result = CheckResult(
+                report,
+                recorded,
+                evaluation.snapshot,
+                evaluation.held_back,
+                freshness=tuple(self._market.freshness()),
+            )
             last = LastRun(
                 started_at=format_ts(started),
                 finished_at=format_ts(self._clock()),
@@ -124,16 +145,32 @@ class CorrService:
                 self._store.set_meta("last_success", last.to_json())
             return result
 
-    def _evaluate(self) -> Evaluation:
+    def _evaluate(self) -> tuple[Evaluation, dict[Pair, pd.Timestamp]]:
+        """Evaluate from the stored states, re-opened where prices were revised or filled late.
+
+        Returns the evaluation and the re-openings it took into account, which recording
+        clears.
+        """
         panel = self._market.panel()
         window = self._evaluator.analysis.headline_window
         states = {
             pair: PairState.from_json(text)
             for pair, text in self._store.engine_states(window).items()
         }
-        return self._evaluator.evaluate(panel.returns, states, mode="live", issues=panel.issues)
+        reopened = self._store.engine_reopenings(window)
+        sessions = [ts.date() for ts in pd.DatetimeIndex(panel.prices.index)]
+        for pair, instant in reopened.items():
+            first = _session_of(instant, sessions)
+            if pair in states and first is not None:
+                states[pair] = states[pair].reopened(first, sessions)
+        evaluation = self._evaluator.evaluate(
+            panel.returns, states, mode="live", issues=panel.issues
+        )
+        return evaluation, reopened
 
-    def _record(self, evaluation: Evaluation) -> list[StoredAlert]:
+    def _record(
+        self, evaluation: Evaluation, reopened: Mapping[Pair, pd.Timestamp] | None = None
+    ) -> list[StoredAlert]:
         snapshot = evaluation.snapshot
         digest = None
         if snapshot is not None:
@@ -145,6 +182,7 @@ class CorrService:
             snapshot=None if snapshot is None else snapshot.to_json(),
             now=self._clock(),
             digest=digest,
+            reopened=reopened,
         )
 
     async def preview(self) -> tuple[RefreshReport, Evaluation, list[tuple[str, Message, int]]]:
@@ -155,7 +193,7 @@ class CorrService:
         """
         async with self._lock:
             report = await self._market.refresh()
-            evaluation = await asyncio.to_thread(self._evaluate)
+            evaluation, _ = await asyncio.to_thread(self._evaluate)
         known = self._store.alert_keys(
             [alert.key for alert, _ in evaluation.alerts]
             + [alert.episode for alert, _ in evaluation.alerts if alert.episode]
@@ -211,6 +249,14 @@ class CorrService:
         """Per symbol freshness, from the store (no network)."""
         return self._market.statuses(self._market.panel())
 
+    def freshness(self) -> list[SymbolFreshness]:
+        """Per symbol: sessions behind, holes still fetched, holes given up (no network).
+
+        ``/status`` and health checks read it between runs; each item's ``problems()``
+        are the lines to show, ``frozen`` / ``notice_key`` what to tell admins once.
+        """
+        return self._market.freshness()
+
     def now(self) -> datetime:
         """The service's clock, for adapters that stamp what they write."""
         return self._clock()
@@ -218,3 +264,15 @@ class CorrService:
     async def close(self) -> None:
         """Close the market data sources (the store belongs to the caller)."""
         await self._market.close()
+
+
+def _session_of(instant: pd.Timestamp, sessions: Sequence[date]) -> date | None:
+    """The session a price instant stands for: the last one that began before it.
+
+    An equity close (21:00 UTC) stands for its own date, a crypto daily close (the next
+    00:00 UTC) for the session before that midnight; either way, the latest session whose
+    date starts before the instant. Erring early only re-evaluates one session more.
+    """
+    day = pd.Timestamp(instant).tz_convert("UTC").tz_localize(None)
+    earlier = [s for s in sessions if pd.Timestamp(s) < day]
+    return earlier[-1] if earlier else (sessions[0] if sessions else None)

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from bot.core.analytics import Analytics
-from bot.core.models import Pair, QualityIssue
+from bot.core.models import Pair, QualityIssue, QualityKind
 from bot.core.regimes import RegimeBands
 from bot.core.stats import (
     RANK_VARIANCE,
@@ -313,12 +313,42 @@ def build_snapshot(
         readings=tuple(readings),
         vols=tuple(vols),
         labels=dict(labels),
-        warnings=tuple(str(issue) for issue in issues if issue.kind.blocks_alerts),
+        warnings=(
+            *(str(issue) for issue in issues if issue.kind.blocks_alerts),
+            *_holes_in_window(issues, analytics, position, headline_window),
+        ),
         leaders=tuple(c for c in leaders if c is not None),
         versus=tuple(c for c in versus if c is not None),
         rivals=tuple(c for c in rivals if c is not None),
         bands=bands,
     )
+
+
+def _holes_in_window(
+    issues: Sequence[QualityIssue], analytics: Analytics, position: int, window: int
+) -> list[str]:
+    """Per symbol, the sessions of the headline window without a price, as one warning.
+
+    A hole lowers the ``n`` of every correlation over the window (its interval is computed
+    on the sessions actually used), and a reader must see that the numbers rest on fewer
+    sessions: late data still being fetched, or a gap given up on.
+    """
+    first = analytics.sessions[max(0, position - window + 1)].date()
+    last = analytics.sessions[position].date()
+    lines = []
+    for issue in issues:
+        if issue.kind is not QualityKind.MISSING:
+            continue
+        inside = [day for day in issue.sessions if first <= day <= last]
+        if inside:
+            noun = "session" if len(inside) == 1 else "sessions"
+            shown = ", ".join(d.isoformat() for d in inside[:3])
+            more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
+            lines.append(
+                f"{issue.symbol}: {len(inside)} {noun} of the last {window} without a price "
+                f"({shown}{more}): the correlations use fewer sessions"
+            )
+    return lines
 
 
 def _cross(cross: Mapping[tuple[object, ...], float], a: str, b: str, window: int) -> float:

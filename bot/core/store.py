@@ -13,8 +13,10 @@ holds subscribers' chat ids.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.core.errors import StoreError
+from bot.core.errors import DiskFullError, StoreError
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.outbox_sql import (
     deliver_to,
@@ -159,6 +161,11 @@ MIGRATIONS: tuple[str, ...] = (
         ELSE 'up'
     END
     """,
+    """
+    -- the earliest price instant of either leg revised, or filled late, after this state
+    -- was saved: the engine re-evaluates the sessions from there (NULL: nothing to redo)
+    ALTER TABLE engine_state ADD COLUMN reopen_at TEXT
+    """,
 )
 
 
@@ -206,7 +213,7 @@ class Store:
                 path, timeout=10.0, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}") from None
+            raise _translated(exc, path, f"cannot open the store at {path}: {exc}") from None
         store = cls(conn, path)
         try:
             store._check_integrity()
@@ -220,8 +227,10 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(
-                f"the store at {path} is unreadable ({exc}); move it aside to start afresh"
+            raise _translated(
+                exc,
+                path,
+                f"the store at {path} is unreadable ({exc}); move it aside to start afresh",
             ) from None
         return store
 
@@ -277,13 +286,17 @@ class Store:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise StoreError(f"the store at {self.path} is busy or locked: {exc}") from None
+                raise _translated(
+                    exc, self.path, f"the store at {self.path} is busy or locked: {exc}"
+                ) from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._roll_back()
-                raise StoreError(f"cannot write to the store at {self.path}: {exc}") from None
+                raise _translated(
+                    exc, self.path, f"cannot write to the store at {self.path}: {exc}"
+                ) from None
             except BaseException:
                 self._roll_back()
                 raise
@@ -304,14 +317,30 @@ class Store:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the store at {self.path}: {exc}") from None
+                raise _translated(
+                    exc, self.path, f"cannot read the store at {self.path}: {exc}"
+                ) from None
 
     # -- the price cache -------------------------------------------------------------
 
     def upsert_prices(
-        self, symbol: str, closes: pd.Series, *, source: str, fetched_at: datetime
+        self,
+        symbol: str,
+        closes: pd.Series,
+        *,
+        source: str,
+        fetched_at: datetime,
+        reopen_from: datetime | None = None,
     ) -> int:
-        """Insert or replace observations (revised closes overwrite); returns rows written."""
+        """Insert or replace observations (revised closes overwrite); returns rows written.
+
+        A close that changes a stored one, or that fills a hole older than the latest stored
+        observation (late data), re-opens the engine state of every pair with ``symbol`` from
+        that instant, in the same transaction: the sessions it touches were evaluated on other
+        prices and must be evaluated again. Only instants from ``reopen_from`` on count (the
+        refresh passes its retry horizon: history fetched further back when the kept window
+        grows is no revision). Instants written stop being known gaps.
+        """
         fetched = format_ts(fetched_at)
         rows = [
             (
@@ -324,6 +353,19 @@ class Store:
             for ts, close in zip(closes.index, closes.to_numpy(dtype="float64"), strict=True)
         ]
         with self.transaction() as conn:
+            since = None if reopen_from is None else format_ts(reopen_from)
+            reopen = _first_changed(
+                conn, symbol, [r for r in rows if since is None or r[1] >= since]
+            )
+            if reopen is not None:
+                conn.execute(
+                    "UPDATE engine_state SET reopen_at = ? "
+                    "WHERE (crypto = ? OR equity = ?) AND (reopen_at IS NULL OR reopen_at > ?)",
+                    (reopen, symbol, symbol, reopen),
+                )
+            conn.executemany(
+                "DELETE FROM price_gaps WHERE symbol = ? AND ts = ?", [r[:2] for r in rows]
+            )
             conn.executemany(
                 "INSERT INTO prices (symbol, ts, close, source, fetched_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol, ts) DO UPDATE SET "
@@ -423,6 +465,15 @@ class Store:
         )
         return {Pair(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
+    def engine_reopenings(self, window: int) -> dict[Pair, pd.Timestamp]:
+        """Per pair, the earliest price instant revised or filled late since its state was saved."""
+        rows = self.query(
+            "SELECT crypto, equity, reopen_at FROM engine_state "
+            "WHERE window_len = ? AND reopen_at IS NOT NULL",
+            [window],
+        )
+        return {Pair(str(r[0]), str(r[1])): parse_ts(str(r[2])) for r in rows}
+
     def record_check(
         self,
         alerts: Sequence[tuple[Alert, str, str]],
@@ -432,6 +483,7 @@ class Store:
         snapshot: str | None,
         now: datetime,
         digest: tuple[str, str] | None = None,
+        reopened: Mapping[Pair, pd.Timestamp] | None = None,
     ) -> list[StoredAlert]:
         """Record a run's alerts, their deliveries, engine states and snapshot atomically.
 
@@ -439,7 +491,9 @@ class Store:
         key exists already is not recorded again (re-running a session creates nothing);
         a new one gets one delivery row per eligible chat in the same transaction, so no
         alert is ever recorded without its deliveries. ``digest`` (key, payload) is the day's
-        summary for chats that asked for one, also recorded once. Returns the new alerts.
+        summary for chats that asked for one, also recorded once. ``reopened`` are the
+        re-openings (:meth:`engine_reopenings`) this run's states took into account: they are
+        cleared, unless a price changed again meanwhile. Returns the new alerts.
         """
         stamp = format_ts(now)
         recorded: list[StoredAlert] = []
@@ -473,6 +527,11 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (crypto, equity, window_len) "
                 "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
                 [(p.crypto, p.equity, window, state, stamp) for p, state in states.items()],
+            )
+            conn.executemany(
+                "UPDATE engine_state SET reopen_at = NULL "
+                "WHERE crypto = ? AND equity = ? AND window_len = ? AND reopen_at = ?",
+                [(p.crypto, p.equity, window, format_ts(at)) for p, at in (reopened or {}).items()],
             )
             if digest is not None:
                 key, payload = digest
@@ -629,6 +688,75 @@ def _stored_alert(row: tuple[object, ...]) -> StoredAlert:
     return StoredAlert(int(str(ident)), alert, str(msg))
 
 
+#: SQLite's primary result codes that a full disk produces: SQLITE_FULL, and SQLITE_IOERR and
+#: SQLITE_CANTOPEN when the journal or the WAL index cannot be created for want of space.
+_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_CANTOPEN = 13, 10, 14
+#: Below this much free space an I/O error is taken for a full disk (a page, a WAL frame).
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _translated(exc: sqlite3.Error, path: Path, otherwise: str) -> StoreError:
+    """The store error for ``exc``: a full disk is named as such, with what to do about it."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == _SQLITE_FULL or (code in (_SQLITE_IOERR, _SQLITE_CANTOPEN) and _nearly_full(path)):
+        free = _free_bytes(path)
+        shown = "" if free is None else f", {free // 1024} KiB free"
+        return DiskFullError(
+            f"the disk holding the store at {path} is full ({exc}{shown}): free some space; "
+            "the store itself is intact, keep it"
+        )
+    return StoreError(otherwise)
+
+
+def _free_bytes(path: Path) -> int | None:
+    if str(path) == ":memory:":
+        return None
+    try:
+        return shutil.disk_usage(path.resolve().parent).free
+    except OSError:
+        return None
+
+
+def _nearly_full(path: Path) -> bool:
+    free = _free_bytes(path)
+    return free is not None and free < _NEARLY_FULL_BYTES
+
+
+def _first_changed(
+    conn: sqlite3.Connection, symbol: str, rows: Sequence[tuple[str, str, float | None, str, str]]
+) -> str | None:
+    """The earliest of ``rows`` that revises a stored close or fills a hole before the last one.
+
+    Closes compare to a relative 1e-9 (a value read back and written again is no revision);
+    a not-a-number close equals another.
+    """
+    if not rows:
+        return None
+    stored = dict(
+        conn.execute(
+            "SELECT ts, close FROM prices WHERE symbol = ? AND ts >= ?",
+            (symbol, min(r[1] for r in rows)),
+        ).fetchall()
+    )
+    if not stored:
+        return None
+    latest = max(stored)
+    changed = []
+    for _, ts, close, _, _ in rows:
+        if ts in stored:
+            before = stored[ts]
+            same = (before is None and close is None) or (
+                before is not None
+                and close is not None
+                and math.isclose(float(before), close, rel_tol=1e-9, abs_tol=0.0)
+            )
+            if not same:
+                changed.append(ts)
+        elif ts < latest:
+            changed.append(ts)
+    return min(changed) if changed else None
+
+
 def _create_private(path: Path) -> None:
     """Create the database file owner-only before SQLite does, so it never exists wider."""
     try:
@@ -636,6 +764,10 @@ def _create_private(path: Path) -> None:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         os.close(fd)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"the disk holding the store at {path} is full: free some space"
+            ) from None
         raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
 
 

@@ -104,8 +104,14 @@ class Subscribers:
             )
         return cursor.rowcount == 1
 
-    def migrate(self, old_id: int, new_id: int, *, now: datetime) -> None:
-        """Move a subscription (and its pending deliveries) to a group's new supergroup id."""
+    def migrate(self, old_id: int, new_id: int, *, now: datetime) -> int:
+        """Move a subscription (and its pending deliveries) to a group's new supergroup id.
+
+        When both ids are subscribed, the two chats' deliveries merge: each open delivery
+        moves to the new id unless the new id already has one of the same message, in
+        which case the old one is dropped as merged (left on the old id it would be sent
+        there, answered "migrated" and retried for ever). Returns how many were merged.
+        """
         stamp = format_ts(now)
         with self._store.transaction() as conn:
             exists = conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (new_id,)).fetchone()
@@ -117,11 +123,19 @@ class Subscribers:
                     "WHERE chat_id = ?",
                     (new_id, stamp, old_id),
                 )
+            merged = conn.execute(
+                "UPDATE deliveries SET status = 'dropped', last_error = ? "
+                "WHERE chat_id = ? AND status IN ('pending', 'sending') AND EXISTS ("
+                "SELECT 1 FROM deliveries n WHERE n.chat_id = ? "
+                "AND n.outbound_id = deliveries.outbound_id)",
+                (f"merged: chat migrated to {new_id}", old_id, new_id),
+            ).rowcount
             conn.execute(
-                "UPDATE OR IGNORE deliveries SET chat_id = ? "
+                "UPDATE deliveries SET chat_id = ? "
                 "WHERE chat_id = ? AND status IN ('pending', 'sending')",
                 (new_id, old_id),
             )
+        return int(merged)
 
     def update_settings(
         self,

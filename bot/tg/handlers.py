@@ -3,17 +3,24 @@
 Replies are HTML with everything user-visible escaped. Commands work in groups
 (``/corr@bot``); there, only chat administrators may subscribe, unsubscribe or change
 settings. Admin commands check the Telegram *user* id against ``telegram.admins``.
+
+Every reply goes through :func:`_send`: a 429 waits (the rate limiter pauses all sending
+for ``retry_after``) and is retried, a 5xx or timeout is retried a few times, so a passing
+flood or hiccup does not lose the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.core.messages import snapshot_message
@@ -48,6 +55,39 @@ log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 MAX_ALERTS = 20
 CHART_YEARS = 2
+#: Rendered charts kept (by days, pair, snapshot date and window), least recently used out.
+CHART_CACHE_SIZE = 8
+#: Tries of one reply after 5xx or timeouts, and after 429s (each waits out retry_after).
+REPLY_ATTEMPTS = 3
+REPLY_FLOOD_ATTEMPTS = 5
+_REPLY_BACKOFF_SECONDS = 0.5
+
+T = TypeVar("T")
+
+
+async def _send(send: Callable[[], Awaitable[T]]) -> T:
+    """``send()`` until Telegram takes it: 429s wait and retry, 5xx/timeouts retry briefly.
+
+    The limiter has already paused every send for the ``retry_after`` of a 429, so the
+    retry simply queues behind that pause. Bad requests and refusals (403) are not retried.
+    A timed-out reply may have arrived: a rare duplicate answer beats a lost one.
+    """
+    floods = failures = 0
+    while True:
+        try:
+            return await send()
+        except RetryAfter:
+            floods += 1
+            if floods >= REPLY_FLOOD_ATTEMPTS:
+                raise
+        except NetworkError as exc:
+            if isinstance(exc, BadRequest):
+                raise
+            failures += 1
+            if failures >= REPLY_ATTEMPTS:
+                raise
+            log.info("reply failed (%s); retrying", exc.message)
+            await asyncio.sleep(_REPLY_BACKOFF_SECONDS * failures)
 
 
 async def _reply(update: Update, html: str) -> None:
@@ -55,7 +95,7 @@ async def _reply(update: Update, html: str) -> None:
     if message is None:
         return
     for chunk in _chunks(html):
-        await message.reply_html(chunk, do_quote=False)
+        await _send(functools.partial(message.reply_html, chunk, do_quote=False))
 
 
 def _chunks(html: str) -> list[str]:
@@ -79,12 +119,22 @@ async def _usage(update: Update, command: str, problem: str = "") -> None:
 
 
 async def _may_manage(update: Update, context: Context) -> bool:
-    """In private chats anyone; in groups only administrators (anonymous ones included)."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    """In private chats anyone; in groups only administrators (anonymous ones included).
+
+    For a button press the person to check is the presser (``callback_query.from_user``):
+    the message carrying the keyboard is the bot's own, so its ``sender_chat`` says nothing
+    about who pressed. Only a command *written* on behalf of the group (an anonymous
+    administrator's message) is trusted by its ``sender_chat``.
+    """
+    chat, user = update.effective_chat, update.effective_user
     if chat is None or chat.type == ChatType.PRIVATE:
         return True
+    query = update.callback_query
+    message = update.message if query is None else None
     if message is not None and message.sender_chat is not None:
         return message.sender_chat.id == chat.id  # an anonymous administrator
+    if query is not None:
+        user = query.from_user
     if user is None:
         return False
     try:
@@ -149,8 +199,15 @@ async def corr(update: Update, context: Context) -> None:
         return
     # The freshness line joins before splitting, so no chunk can outgrow Telegram's limit.
     chunks = split_html(render_html(snapshot_message(snapshot, symbol)) + _freshness(rt))
+    await _reply_chunks(update, chunks)
+
+
+async def _reply_chunks(update: Update, chunks: list[str]) -> None:
+    message = update.effective_message
+    if message is None:
+        return
     for chunk in chunks:
-        await update.effective_message.reply_html(chunk, do_quote=False)  # type: ignore[union-attr]
+        await _send(functools.partial(message.reply_html, chunk, do_quote=False))
 
 
 def _not_ready(rt: Runtime) -> str:
@@ -191,14 +248,19 @@ async def chart(update: Update, context: Context) -> None:
     if snapshot is None:
         await _reply(update, _not_ready(rt))
         return
-    key = (snapshot.as_of.isoformat(), window)
-    if key not in rt.charts:
-        rt.charts.clear()  # one session's charts at a time
-        rt.charts[key] = await _render_chart(rt, window)
     pair = rt.config.alert_pairs[0]
+    # Keyed by everything the picture depends on, so alternating windows hit the cache.
+    key: tuple[object, ...] = (CHART_YEARS, str(pair), snapshot.as_of.isoformat(), window)
+    photo = rt.charts.get(key)
+    if photo is None:
+        photo = await _render_chart(rt, window)
+        rt.charts[key] = photo
+        while len(rt.charts) > CHART_CACHE_SIZE:
+            rt.charts.popitem(last=False)
+    rt.charts.move_to_end(key)
     shown = "all windows" if window is None else f"{window} sessions"
     caption = f"{pair}, {shown}, as of {snapshot.as_of}"
-    await message.reply_photo(rt.charts[key], caption=caption, do_quote=False)
+    await _send(lambda: message.reply_photo(photo, caption=caption, do_quote=False))
 
 
 async def _render_chart(rt: Runtime, window: int | None) -> bytes:
@@ -295,7 +357,8 @@ async def settings(update: Update, context: Context) -> None:
             await _usage(update, "settings")
             return
         known = updated
-    await message.reply_html(_settings_text(known), reply_markup=_keyboard(known), do_quote=False)
+    text, keyboard = _settings_text(known), _keyboard(known)
+    await _send(lambda: message.reply_html(text, reply_markup=keyboard, do_quote=False))
 
 
 async def on_settings_button(update: Update, context: Context) -> None:
@@ -354,7 +417,10 @@ async def runnow(update: Update, context: Context) -> None:
     """/runnow (admins): run the daily job now and deliver what it produces."""
     if not await _admin_only(update, context):
         return
-    await _reply(update, "Running the daily job now...")
+    try:  # the job runs even if Telegram loses the acknowledgement
+        await _reply(update, "Running the daily job now...")
+    except TelegramError as exc:
+        log.warning("/runnow acknowledgement not delivered (%s); running the job", exc.message)
     summary = await run_daily_job(context.application, reason="runnow")
     await _reply(update, summary)
 

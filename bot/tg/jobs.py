@@ -12,13 +12,19 @@ import datetime as dt
 import logging
 from typing import Any
 
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext
 
+from bot.core.errors import StoreError
+from bot.core.freshness import FROZEN_AFTER
 from bot.core.messages import Message
+from bot.core.models import SymbolStatus
+from bot.core.sender_lease import SenderState, read_sender_state
 from bot.core.service import CheckResult
 from bot.logsetup import redact
 from bot.scheduler import MISFIRE_GRACE_SECONDS
-from bot.tg.formatting import escape
+from bot.tg.formatting import escape, render_html_chunks
 from bot.tg.runtime import RUNTIME_KEY, Runtime
 
 __all__ = ["daily_tick", "run_daily_job", "status_html"]
@@ -50,7 +56,12 @@ async def run_daily_job(application: AnyApplication, *, reason: str) -> str:
             rt.metrics.job_runs.labels("failed").inc()
             log.exception("job failed (%s)", reason, extra={"event": "job.failed"})
             detail = redact(f"{type(exc).__name__}: {exc}")  # never a secret in a message
-            _notify_admins(rt, f"failed:{started:%Y-%m-%dT%H}", "The daily job failed", detail)
+            retry_at = _schedule_retry(application, rt, started)
+            if retry_at is not None:
+                detail += f"\nRetrying at {retry_at:%H:%M} UTC."
+            await _notify_admins(
+                application, rt, f"failed:{started:%Y-%m-%dT%H}", "The daily job failed", detail
+            )
             return f"The daily job failed: {escape(detail)}"
         if rt.sender is not None:
             rt.sender.wake()
@@ -75,7 +86,7 @@ async def run_daily_job(application: AnyApplication, *, reason: str) -> str:
                 "ok": result.ok,
             },
         )
-        _follow_up(application, rt, result, started)
+        await _follow_up(application, rt, result, started)
         return _summary(result, elapsed)
 
 
@@ -89,34 +100,42 @@ def _record_metrics(rt: Runtime, result: CheckResult, elapsed: float) -> None:
         metrics.staleness.labels(status.asset.symbol).set(status.stale_sessions)
 
 
-def _follow_up(
+async def _follow_up(
     application: AnyApplication, rt: Runtime, result: CheckResult, started: dt.datetime
 ) -> None:
-    """Retry soon while the day's data is late; tell the admins when giving up."""
+    """Retry soon while the day's data is late; tell the admins when giving up.
+
+    Feeds that stopped moving are told at once, in one notice, and once per freeze (its key
+    names each symbol and its last price), whatever else the run did.
+    """
+    # A feed that never delivered did not stop moving: the late-data notice covers it.
+    stopped = [feed for feed in result.frozen if feed.last_session is not None]
+    if stopped:
+        title = "Price feeds stopped moving" if len(stopped) > 1 else "A price feed stopped moving"
+        await _notify_admins(
+            application,
+            rt,
+            "|".join(feed.notice_key for feed in stopped),
+            title,
+            "\n".join(line for feed in stopped for line in feed.problems()),
+        )
     if result.ok or not result.stale:
         if not result.ok:
-            _notify_admins(
+            await _notify_admins(
+                application,
                 rt,
                 f"problems:{started:%Y-%m-%d}",
                 "The daily job had problems",
                 "\n".join(result.problems()),
             )
         return
-    scheduled = rt.schedule.last_run(started) or started
-    give_up_at = scheduled + dt.timedelta(minutes=rt.config.schedule.retry_for_minutes)
-    retry_at = started + dt.timedelta(minutes=rt.config.schedule.retry_minutes)
-    if retry_at <= give_up_at and application.job_queue is not None:
-        log.warning("data not available yet; retrying at %s", retry_at.isoformat())
-        application.job_queue.run_once(
-            _retry,
-            when=retry_at,
-            name="daily-retry",
-            # APScheduler's default grace is one second: a busy moment would drop the retry.
-            job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS},
-        )
+    if _schedule_retry(application, rt, started) is not None:
+        log.warning("data not available yet; retrying in %d min", rt.config.schedule.retry_minutes)
         return
+    scheduled = rt.schedule.last_run(started) or started
     session = rt.schedule.session_of(scheduled)
-    _notify_admins(
+    await _notify_admins(
+        application,
         rt,
         f"stale:{session.isoformat()}",
         f"No complete data for {session.isoformat()} after "
@@ -125,18 +144,64 @@ def _follow_up(
     )
 
 
+def _schedule_retry(
+    application: AnyApplication, rt: Runtime, started: dt.datetime
+) -> dt.datetime | None:
+    """Run the job again ``retry_minutes`` from now, while inside the retry window.
+
+    Used for late data and for a job that failed outright (a locked or full store, a bug in
+    a source): either may have passed by then. Returns when, or ``None`` once the window
+    after the scheduled run is over (the admins are told instead).
+    """
+    scheduled = rt.schedule.last_run(started) or started
+    give_up_at = scheduled + dt.timedelta(minutes=rt.config.schedule.retry_for_minutes)
+    retry_at = started + dt.timedelta(minutes=rt.config.schedule.retry_minutes)
+    if retry_at > give_up_at or application.job_queue is None:
+        return None
+    application.job_queue.run_once(
+        _retry,
+        when=retry_at,
+        name="daily-retry",
+        # APScheduler's default grace is one second: a busy moment would drop the retry.
+        job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS},
+    )
+    return retry_at
+
+
 async def _retry(context: CallbackContext[Any, Any, Any, Any]) -> None:
     await run_daily_job(context.application, reason="retry")
 
 
-def _notify_admins(rt: Runtime, key: str, title: str, detail: str) -> None:
+async def _notify_admins(
+    application: AnyApplication, rt: Runtime, key: str, title: str, detail: str
+) -> None:
+    """Queue a notice to the admins; if the store cannot take it (full disk), send it directly.
+
+    The direct send is best effort and unrecorded: it exists so that the one failure that
+    stops the outbox is not also the one nobody hears about.
+    """
     admins = rt.config.telegram.admins
     if not admins:
         log.warning("%s (no admins configured to tell): %s", title, detail)
         return
     message = Message(title=title, lead=detail[:3000] or "See the logs.", footer="corrbot")
-    if rt.service.notify(f"notice:{key}", message, admins) and rt.sender is not None:
+    try:
+        queued = rt.service.notify(f"notice:{key}", message, admins)
+    except StoreError as exc:
+        log.error("cannot queue the admins' notice (%s): sending it directly", exc)  # noqa: TRY400
+        await _send_directly(application, admins, message)
+        return
+    if queued and rt.sender is not None:
         rt.sender.wake()
+
+
+async def _send_directly(application: AnyApplication, admins: list[int], message: Message) -> None:
+    for chat_id in admins:
+        try:
+            for chunk in render_html_chunks(message):
+                await application.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.error("cannot tell admin %s: %s", chat_id, exc)  # noqa: TRY400
 
 
 def _summary(result: CheckResult, elapsed: float) -> str:
@@ -164,16 +229,50 @@ def status_html(rt: Runtime) -> str:
         f"Next run: {rt.schedule.next_run(now).strftime('%a %Y-%m-%d %H:%M %Z')}",
         f"Outbox: {counts.pending} pending, {counts.sending} sending, {counts.sent} sent, "
         f"{counts.failed} failed, {counts.dropped} dropped",
+        f"Sender: {escape(_sender_line(read_sender_state(service.outbox.store), now))}",
         "",
         "<b>Data</b>",
     ]
-    for item in service.data_status():
-        last_session = item.last_session.isoformat() if item.last_session else "none"
-        fresh = "fresh" if item.stale_sessions == 0 else f"{item.stale_sessions} behind"
-        lines.append(escape(f"{item.asset.symbol}: {item.source}, last {last_session}, {fresh}"))
+    lines.extend(escape(_data_line(item)) for item in service.data_status())
     if last and last.problems:
         lines += ["", "<b>Problems</b>", *(escape(p) for p in last.problems[:10])]
     return "\n".join(lines)
+
+
+def _data_line(item: SymbolStatus) -> str:
+    """One symbol: "fresh" only when nothing is due, nothing is missing and nothing is lost."""
+    last_session = item.last_session.isoformat() if item.last_session else "none"
+    if item.stale_sessions >= FROZEN_AFTER:
+        state = f"{item.stale_sessions} sessions behind: the feed stopped moving"
+    elif item.stale_sessions:
+        state = "1 session behind (not published yet?)"
+    else:
+        state = "fresh" if not (item.pending or item.gaps) else "up to date"
+    line = f"{item.asset.symbol}: {item.source}, last {last_session}, {state}"
+    if item.pending:
+        line += f"; {len(item.pending)} missing, fetched again ({_days(item.pending)})"
+    if item.gaps:
+        line += f"; {len(item.gaps)} known gaps ({_days(item.gaps)})"
+    return line
+
+
+def _days(days: tuple[dt.date, ...], shown: int = 3) -> str:
+    listed = ", ".join(day.isoformat() for day in days[:shown])
+    return listed if len(days) <= shown else f"{listed} and {len(days) - shown} more"
+
+
+def _sender_line(state: SenderState | None, now: dt.datetime) -> str:
+    """Whether deliveries flow: running, paused by an outage, or not running at all."""
+    if state is None or not state.live(now):
+        return "not running: deliveries wait (see `corrbot health`)"
+    given_up = f", {state.given_up} given up" if state.given_up else ""
+    if state.paused and state.paused_since is not None:
+        reason = f" ({state.pause_reason})" if state.pause_reason else ""
+        return (
+            f"paused since {state.paused_since:%Y-%m-%d %H:%M} UTC: Telegram unreachable"
+            f"{reason}{given_up}"
+        )
+    return f"running{given_up}"
 
 
 def _run_line(run: Any) -> str:

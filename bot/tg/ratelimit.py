@@ -18,23 +18,35 @@ operation draws no 429 at all:
   the pause leave one by one afterwards at the normal pace, never together.
 
 Requests that send nothing (getUpdates, answerCallbackQuery, getChatMember...) pass at once.
+
+A 429 pause is reported to ``on_pause`` (the bot persists it, so a process restarted inside
+the pause still honours it; see ``bot.tg.app``).
+
+:class:`FairUpdateProcessor` is the receiving side of the same concern: updates are processed
+concurrently, but one chat may have only a few in flight, so a user sending hundreds of
+commands cannot occupy every slot (each of their replies waits for that chat's spacing) and
+stall everyone else; the number of updates waiting is bounded too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+from telegram import Update
 from telegram.error import RetryAfter
-from telegram.ext import BaseRateLimiter
+from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
-__all__ = ["PacedRateLimiter"]
+__all__ = ["FairUpdateProcessor", "PacedRateLimiter"]
 
 _PACED_PREFIXES = ("send", "edit", "copy", "forward")
 _CLEANUP_EVERY = 1000
+
+log = logging.getLogger(__name__)
 
 
 class PacedRateLimiter(BaseRateLimiter[None]):
@@ -63,6 +75,8 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         self._resume_at = 0.0
         self._calls = 0
         self.rejections = 0  # 429s that reached us despite the pacing
+        #: Called with the pause in seconds after each 429 (the bot persists the pause-until).
+        self.on_pause: Callable[[float], None] | None = None
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -98,7 +112,10 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         except RetryAfter as exc:
             self.rejections += 1
             retry = exc.retry_after
-            self.pause(retry.total_seconds() if isinstance(retry, timedelta) else float(retry))
+            seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
+            self.pause(seconds)
+            if self.on_pause is not None:
+                self.on_pause(seconds)
             raise
         finally:
             self._calls += 1
@@ -129,3 +146,88 @@ class PacedRateLimiter(BaseRateLimiter[None]):
             if lock is None or not lock.locked():
                 self._next_chat.pop(key, None)
                 self._chat_locks.pop(key, None)
+
+
+class FairUpdateProcessor(BaseUpdateProcessor):
+    """Concurrent updates, ``max_concurrent`` at once and at most ``per_chat`` per chat.
+
+    PTB's Application starts a task per fetched update and lets the processor decide when it
+    runs. PTB's own semaphore (``max_concurrent_updates``, here ``max_admitted``) bounds the
+    updates admitted at once; inside it, an update from a chat that already has ``per_chat``
+    updates admitted is dropped at once instead of waiting, and the rest run ``max_concurrent``
+    at a time. A flooding chat's excess therefore never holds a slot: it gets one "slow
+    down" answer per burst (``slow_down``, sent in the background) and nobody else waits
+    behind it. A dropped button press is answered every time (``answerCallbackQuery`` is
+    not a message and costs no flood budget), so no button is left spinning. More than
+    ``max_admitted`` updates wait only when that many chats are each busy at once.
+    """
+
+    def __init__(
+        self,
+        max_concurrent: int = 8,
+        *,
+        per_chat: int = 2,
+        max_admitted: int = 256,
+        slow_down: Callable[[Update], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(max_admitted)
+        self._running = asyncio.BoundedSemaphore(max_concurrent)
+        self._per_chat = per_chat
+        self._busy: dict[int, int] = {}
+        self._warned: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.slow_down = slow_down
+        self.dropped = 0
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Drop the update if its chat is over its share, else run it when a slot is free."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        chat_id = None if chat is None else chat.id
+        if chat_id is None:
+            async with self._running:
+                await coroutine
+            return
+        if self._busy.get(chat_id, 0) >= self._per_chat:
+            self._drop(update, chat_id, coroutine)
+            return
+        self._busy[chat_id] = self._busy.get(chat_id, 0) + 1
+        try:
+            async with self._running:
+                await coroutine
+        finally:
+            left = self._busy.pop(chat_id) - 1
+            if left:
+                self._busy[chat_id] = left
+            else:
+                self._warned.discard(chat_id)  # the burst is over
+
+    def _drop(self, update: object, chat_id: int, coroutine: Awaitable[Any]) -> None:
+        self.dropped += 1
+        if asyncio.iscoroutine(coroutine):
+            coroutine.close()  # never awaited: no "coroutine was never awaited" warning
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.info("update %s from chat %s dropped: too many at once", update_id, chat_id)
+        if self.slow_down is None or not isinstance(update, Update):
+            return
+        if update.callback_query is None:  # a button press is answered every time (below)
+            if chat_id in self._warned:
+                return
+            self._warned.add(chat_id)
+        task = asyncio.create_task(self._answer(update), name=f"slow-down:{chat_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, update: Update) -> None:
+        assert self.slow_down is not None
+        try:
+            await self.slow_down(update)
+        except Exception:  # best effort: the chat is flooding us anyway
+            log.warning("could not tell chat %s to slow down", update.effective_chat)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Let pending "slow down" answers finish (they are paced, so briefly)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5.0)

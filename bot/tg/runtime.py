@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +37,12 @@ class Runtime:
     sender: Sender | None = None
     sender_task: asyncio.Task[None] | None = None
     version: str = ""
-    charts: dict[tuple[str, int | None], bytes] = field(default_factory=dict)
+    #: Rendered charts by what they draw (see ``handlers.chart``), least recently used first.
+    charts: OrderedDict[tuple[object, ...], bytes] = field(default_factory=OrderedDict)
     job_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     retry_until: dict[str, Any] = field(default_factory=dict)
+    #: When getUpdates last answered normally (the heartbeat stores it for `corrbot health`).
+    polled_at: dt.datetime | None = None
 
     @property
     def bands(self) -> RegimeBands:

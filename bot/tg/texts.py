@@ -9,7 +9,17 @@ from bot.core.messages import display_name, study_evidence
 from bot.core.snapshot import Snapshot
 from bot.tg.formatting import escape
 
-__all__ = ["COMMANDS", "HELP", "USAGE", "about_text", "help_text"]
+__all__ = [
+    "COMMANDS",
+    "HELP",
+    "SLOW_DOWN",
+    "SLOW_DOWN_BUTTON",
+    "STORE_BUSY",
+    "STORE_FULL",
+    "USAGE",
+    "about_text",
+    "help_text",
+]
 
 #: The command menu registered with set_my_commands (admin commands are not advertised).
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -51,6 +61,19 @@ def help_text(admin: bool) -> str:
         lines += [USAGE["status"], USAGE["runnow"]]
     return "\n".join(lines)
 
+
+#: The one answer a chat gets when it sends commands faster than they are answered.
+SLOW_DOWN = (
+    "Slow down, please: I am still answering your earlier commands, so I skipped the newest "
+    "ones. Send them again one at a time."
+)
+#: The toast for a button pressed while the chat's earlier presses are still being handled.
+SLOW_DOWN_BUTTON = "Too many presses at once: press it again in a moment."
+STORE_FULL = (
+    "Sorry, I cannot save anything right now: the server's disk is full, so nothing was "
+    "changed. Please try again later."
+)
+STORE_BUSY = "Sorry, I could not save that (my database is busy). Please try again in a minute."
 
 HELP = (
     "I watch how tightly Bitcoin moves with US small-cap tech stocks and tell you when that "
