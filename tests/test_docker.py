@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.sender_lease import LEASE_KEY, SenderState
 from bot.core.service import LastRun
 from bot.core.store import Store, format_ts
-from bot.health import HEARTBEAT_KEY
+from bot.health import HEARTBEAT_KEY, POLLED_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Wednesday 2026-12-02, 14:00 UTC: Tuesday's run is the one due.
@@ -147,8 +148,12 @@ def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
     config = image / "etc" / "corrbot" / "config.yaml"
     store_path = tmp_path / "data" / "corrbot.sqlite3"
     config.write_text(config.read_text().replace("/data/corrbot.sqlite3", str(store_path)))
-    with Store.open(store_path) as store:
+    with Store.open(store_path) as store:  # as a running bot leaves it: beating, polling, sending
         store.set_meta(HEARTBEAT_KEY, format_ts(AT - timedelta(seconds=30)))
+        store.set_meta(POLLED_KEY, format_ts(AT - timedelta(seconds=30)))
+        renewed = AT - timedelta(seconds=2)
+        lease = SenderState("image:1:ab", renewed, renewed, renewed + timedelta(seconds=30))
+        store.set_meta(LEASE_KEY, lease.to_json())
         store.set_meta(
             "last_success", LastRun(format_ts(AT), format_ts(AT), True, 0, None).to_json()
         )
