@@ -3,7 +3,7 @@
 The real delivery path end to end: a fresh store with N private chats subscribed
 (``Subscribers.subscribe``), one alert recorded with ``Store.record_check`` (which fans
 out one delivery row per chat), then ``Sender(...).drain()`` with a python-telegram-bot
-``ExtBot`` talking to the loopback fake Bot API (``tests/fake_telegram.py``) with flood
+``ExtBot`` talking to the loopback fake Bot API (``tests/fakes/telegram_api.py``) with flood
 control on: 30 messages per rolling second overall, 1 per second per private chat, and a
 429 ("retry after N") beyond that, the message not delivered.
 
@@ -55,7 +55,7 @@ from bot.core.store import Store
 from bot.tg.delivery import DrainReport, Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 LIMIT = 30  # messages per second: Telegram's (and the fake's) overall limit
 FIRST_CHAT = 200_000_001  # private chat ids look like user ids

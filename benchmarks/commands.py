@@ -1,7 +1,7 @@
 """Command latency: from an update offered by the Bot API to the bot's reply arriving there.
 
-The real bot (``run_bot``, as ``tests/bot_harness.running_bot`` starts it: synthetic
-market, one admin, the loopback fake Bot API of ``tests/fake_telegram.py``) runs in this
+The real bot (``run_bot``, as ``tests/fakes/bot_harness.running_bot`` starts it: synthetic
+market, one admin, the loopback fake Bot API of ``tests/fakes/telegram_api.py``) runs in this
 process and long-polls the fake. For each request the fake records when the update was
 offered (``offered_at``), when a getUpdates answer first carried it (``fetched_at``) and
 when the reply was delivered (``SentMessage.time``); all three are ``time.monotonic()``.
@@ -44,8 +44,8 @@ import numpy as np
 
 from bot.core.calendar import nyse
 from bot.core.snapshot import Snapshot
-from tests.bot_harness import ADMIN, RunningBot, running_bot, until
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.bot_harness import ADMIN, RunningBot, running_bot, until
+from tests.fakes.telegram_api import FakeTelegram
 
 CORR_CHATS = 300_000_001
 CHART_CHATS = 400_000_001

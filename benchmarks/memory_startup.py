@@ -1,7 +1,7 @@
 """Start-up time and resident memory of a running ``corrbot run`` process.
 
 Spawns ``python -m bot run --config CFG`` as a subprocess, with ``TELEGRAM_BOT_TOKEN`` set
-and a configuration that points at a loopback fake Bot API (``tests/fake_telegram.py``)
+and a configuration that points at a loopback fake Bot API (``tests/fakes/telegram_api.py``)
 served by this process and at a synthetic market (default universe and history), so no
 network is used. Measured:
 
@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX = ("/corr", "/alerts", "/help", "/settings")

@@ -12,8 +12,8 @@ from bot.core.models import AlertKind
 from bot.core.service import LastRun
 from bot.core.store import Store, format_ts
 from bot.tg.app import EXIT_CONFLICT
-from tests.bot_harness import ADMIN, START, RunningBot, running_bot, until
-from tests.fake_telegram import TOKEN
+from tests.fakes.bot_harness import ADMIN, START, RunningBot, running_bot, until
+from tests.fakes.telegram_api import TOKEN
 from tests.test_tg_formatting import visible
 
 USER, OTHER_USER = 1001, 1002

@@ -16,7 +16,7 @@ from bot.core.errors import ConfigError, PermanentDataError, TemporaryDataError
 from bot.core.models import Asset, AssetKind
 from bot.core.sources.base import FetchRequest, Observations, crypto_daily_close_times
 from bot.core.sources.ccxt_source import CcxtSource, _translate, default_exchange_factory
-from tests.fake_exchange import EXCHANGES, FakeExchanges, Fault
+from tests.fakes.exchange import EXCHANGES, FakeExchanges, Fault
 
 NOW = datetime(2024, 12, 3, 12, 0, tzinfo=UTC)
 BTC = Asset("BTC", AssetKind.CRYPTO, ccxt="BTC/USD")

@@ -18,10 +18,10 @@ from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import spawn_corrbot, until
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.bot_harness import spawn_corrbot, until
 from tests.fakes.clock import ProcessClock
 from tests.fakes.market import write_csv_market
+from tests.fakes.telegram_api import FakeTelegram
 
 #: Wednesday 2026-12-02, 14:00 UTC: Tuesday's session and the crypto close after it are in.
 AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)

@@ -22,8 +22,8 @@ import bot.tg.delivery as delivery
 from bot.core.outbox import Outbox
 from bot.core.sender_lease import read_sender_state
 from bot.core.store import Store
-from tests.bot_harness import ADMIN, until
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.bot_harness import ADMIN, until
+from tests.fakes.telegram_api import FakeTelegram
 from tests.test_faults_telegram import (
     TITLE,
     Rig,

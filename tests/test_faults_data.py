@@ -34,8 +34,8 @@ from bot.core.sources.yfinance_source import YFinanceSource
 from bot.core.store import Store, StoredAlert, format_ts
 from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data, refresh_settings
-from tests.bot_harness import ADMIN, RunningBot, record_daily_retries, running_bot, until
-from tests.fake_exchange import FakeExchanges
+from tests.fakes.bot_harness import ADMIN, RunningBot, record_daily_retries, running_bot, until
+from tests.fakes.exchange import FakeExchanges
 from tests.fakes.market import StepSource, write_csv_market
 
 HEADLINE = Pair("BTC", "PSCT")

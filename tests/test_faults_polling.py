@@ -1,7 +1,7 @@
 """Polling and replies under faults: bad updates, floods of commands, 429/5xx, no Telegram.
 
-The real bot (``run_bot``) runs against the fake Bot API (:mod:`tests.fake_telegram`) on a
-frozen process clock (:mod:`tests.bot_harness`); durations below are the fake server's
+The real bot (``run_bot``) runs against the fake Bot API (:mod:`tests.fakes.telegram_api`) on a
+frozen process clock (:mod:`tests.fakes.bot_harness`); durations below are the fake server's
 monotonic timestamps of requests, never the wall clock.
 """
 
@@ -21,8 +21,8 @@ from bot.health import HEARTBEAT_KEY, POLLED_KEY
 from bot.tg import app, handlers
 from bot.tg.app import PAUSE_KEY, UPDATES_PER_CHAT
 from bot.tg.texts import SLOW_DOWN, SLOW_DOWN_BUTTON
-from tests.bot_harness import ADMIN, START, bot_config, running_bot, until
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.bot_harness import ADMIN, START, bot_config, running_bot, until
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 USER, OTHER_USER = 1001, 1002
 GROUP = -1001234567890

@@ -40,8 +40,8 @@ from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.tg.texts import STORE_FULL
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import ADMIN, record_daily_retries, running_bot, until
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.bot_harness import ADMIN, record_daily_retries, running_bot, until
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 6, 3, 23, 0, tzinfo=UTC)

@@ -38,9 +38,9 @@ from bot.core.subscribers import Level, Subscribers
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import START, RunningBot, bot_config, running_bot, until
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.bot_harness import START, RunningBot, bot_config, running_bot, until
 from tests.fakes.clock import ManualClock, ProcessClock
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 CHATS = tuple(range(1, 31))
 BLOCKED = frozenset({7, 19, 26})

@@ -1,6 +1,6 @@
 """Fuzzing chat commands through the real handlers of one running bot.
 
-How: starting the bot takes seconds, so ONE bot (``tests.bot_harness.running_bot``, the real
+How: starting the bot takes seconds, so ONE bot (``tests.fakes.bot_harness.running_bot``, the real
 ``run_bot`` against the fake Bot API) is started per module, in a background thread that owns
 its event loop. Each test is a plain synchronous function holding a ``@given`` property;
 every example hands one coroutine to the bot's loop (``asyncio.run_coroutine_threadsafe``)
@@ -36,8 +36,8 @@ from telegram.ext import ContextTypes, TypeHandler
 import bot.tg.app as app_module
 from bot.core.subscribers import Subscribers
 from bot.tg.formatting import utf16_len
-from tests.bot_harness import RunningBot, running_bot, until
-from tests.fake_telegram import MESSAGE_METHODS, SentMessage
+from tests.fakes.bot_harness import RunningBot, running_bot, until
+from tests.fakes.telegram_api import MESSAGE_METHODS, SentMessage
 
 BOT_USERNAME = "corr_test_bot"
 KNOWN = (

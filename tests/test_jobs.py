@@ -1,6 +1,6 @@
 """The daily job as the running bot performs it: retries, admin notices, and /status.
 
-The bot runs for real (``tests.bot_harness.running_bot``) on the synthetic market, doctored
+The bot runs for real (``tests.fakes.bot_harness.running_bot``) on the synthetic market, doctored
 where a test needs a feed that stopped publishing.
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.sources.base import FetchRequest, FetchResults, Observations
 from bot.core.sources.synthetic import SyntheticSource
-from tests.bot_harness import ADMIN, RunningBot, running_bot
+from tests.fakes.bot_harness import ADMIN, RunningBot, running_bot
 
 _real_fetch = SyntheticSource.fetch
 FROZEN = "stopped moving"

@@ -13,8 +13,8 @@ import pytest
 from bot.cli import main
 from bot.core.store import Store
 from bot.health import HEARTBEAT_KEY
-from tests.bot_harness import START, spawn_corrbot, until
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.bot_harness import START, spawn_corrbot, until
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 

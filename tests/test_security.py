@@ -2,7 +2,7 @@
 
 The store is also checked to be created owner-only.
 
-The bot runs for real (``tests.bot_harness.running_bot``) against the fake Bot API; ``corrbot
+The bot runs for real (``tests.fakes.bot_harness.running_bot``) against the fake Bot API; ``corrbot
 check`` runs as a subprocess against it, as cron would run it.
 """
 
@@ -30,7 +30,7 @@ from bot.core.store import Store
 from bot.core.subscribers import Subscribers
 from bot.logsetup import redact, register_secret
 from bot.tg.app import EXIT_CONFLICT, run_bot
-from tests.bot_harness import (
+from tests.fakes.bot_harness import (
     ADMIN,
     START,
     RunningBot,
@@ -39,7 +39,7 @@ from tests.bot_harness import (
     spawn_corrbot,
     until,
 )
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = TOKEN.split(":", 1)[1]

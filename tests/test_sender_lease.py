@@ -18,9 +18,9 @@ from bot.core.store import Store
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
-from tests.bot_harness import START, bot_config, until
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.bot_harness import START, bot_config, until
 from tests.fakes.clock import ManualClock
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.test_faults_telegram import TITLE, _record_alert
 
 TTL = timedelta(seconds=30)

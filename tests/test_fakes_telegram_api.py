@@ -32,7 +32,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 GROUP = -1001234567890
 USER = 4242

@@ -20,8 +20,8 @@ from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.tg.app import run_bot
-from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fakes.clock import ProcessClock
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 ADMIN = 4242
 #: Monday 2024-06-03, 22:30 UTC = 18:30 New York: one hour after that session's 17:30 run,
