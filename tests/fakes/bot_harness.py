@@ -138,7 +138,7 @@ async def running_bot(
             await fake.stop()
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: tests/fakes/ is two below it
 
 
 def record_daily_retries(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
