@@ -23,6 +23,7 @@ from bot.core.analytics import Analytics
 from bot.core.calendar import nyse
 from bot.core.engine import AlertEngine, AlertSettings, PairState
 from bot.core.evaluation import AnalysisSettings, Evaluator
+from bot.core.messages import SubscriberWording
 from bot.core.models import Pair
 from bot.core.sources.synthetic import SyntheticMarket
 
@@ -85,6 +86,7 @@ def main() -> None:
         analysis=AnalysisSettings(windows=WINDOWS, headline_window=WINDOWS[0]),
         engine=engine,
         labels={},
+        wording=SubscriberWording(),
     )
     size = f"{len(CRYPTO)} cryptos x {len(EQUITIES)} equities x {len(WINDOWS)} windows"
     print(f"{len(returns)} sessions, {size}, every pair alerting")

@@ -48,7 +48,7 @@ from telegram.ext import AIORateLimiter, BaseRateLimiter, ExtBot
 
 from bot.config import Config
 from bot.core.clock import utc_now
-from bot.core.messages import alert_message, render_text
+from bot.core.messages import alert_message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.store import Store
@@ -133,7 +133,7 @@ def _queue_alert(service: CorrService, store: Store, subscribers: int) -> None:
     )  # fmt: skip
     message = alert_message(alert, None)
     recorded = store.record_check(
-        [(alert, render_text(message), message.to_json())],
+        [(alert, message.to_json())],
         window=30,
         states={},
         snapshot=None,

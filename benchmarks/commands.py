@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 from bot.core.calendar import nyse
-from bot.core.snapshot import Snapshot
 from tests.fakes.bot_harness import ADMIN, RunningBot, running_bot, until
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -106,8 +105,8 @@ async def _series(
 
 
 def _as_of(bot: RunningBot) -> str:
-    text = bot.store.get_meta("snapshot")
-    return "" if text is None else Snapshot.from_json(text).as_of.isoformat()
+    snapshot = bot.store.meta.snapshot()
+    return "" if snapshot is None else snapshot.as_of.isoformat()
 
 
 async def _next_session(bot: RunningBot) -> str:

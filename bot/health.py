@@ -19,16 +19,12 @@ from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.errors import StoreError
 from bot.core.sender_lease import SenderState, read_sender_state
-from bot.core.service import LastRun
-from bot.core.store import Store, parse_ts
+from bot.core.store import Store
+from bot.core.store.meta import LastRun
 from bot.scheduler import DailySchedule
 
-__all__ = ["HEARTBEAT_KEY", "POLLED_KEY", "Health", "check_health"]
+__all__ = ["Health", "check_health"]
 
-HEARTBEAT_KEY = "heartbeat"
-#: When getUpdates last returned normally (written by ``corrbot run``): a wedged poller
-#: keeps the heartbeat beating while no command is answered.
-POLLED_KEY = "polled_at"
 #: After the retry window, a little slack for the job itself to finish.
 _SLACK = dt.timedelta(minutes=30)
 
@@ -53,16 +49,16 @@ def check_health(config: Config, now: dt.datetime) -> Health:
         return Health(False, f"unhealthy: no store at {path} (has `corrbot run` started?)")
     try:
         with Store.open(path) as store:
-            heartbeat = store.get_meta(HEARTBEAT_KEY)
-            polled = store.get_meta(POLLED_KEY)
-            success = store.get_meta("last_success")
-            last = store.get_meta("last_run")
-            sender = read_sender_state(store)
+            heartbeat = store.meta.heartbeat()
+            polled = store.meta.polled_at()
+            success = store.meta.last_success()
+            last = store.meta.last_run()
+            sender = read_sender_state(store.meta)
     except StoreError as exc:
         return Health(False, f"unhealthy: {exc}")
     if heartbeat is None:
         return Health(False, "unhealthy: no heartbeat yet (is `corrbot run` running?)")
-    age = now - parse_ts(heartbeat).to_pydatetime()
+    age = now - heartbeat
     limit = dt.timedelta(seconds=config.health.max_heartbeat_age_seconds)
     problem = (
         _heartbeat_problem(age, limit)
@@ -74,18 +70,20 @@ def check_health(config: Config, now: dt.datetime) -> Health:
     )
     if problem is not None:
         return Health(False, f"unhealthy: {problem}")
-    last_ok = _finished(success)
+    last_ok = None if success is None else success.finished_at
     ran = (
         "no run due yet" if last_ok is None else f"last successful run {last_ok:%Y-%m-%d %H:%M} UTC"
     )
     return Health(True, f"healthy: heartbeat {_human(age)} ago, {ran}")
 
 
-def _polling_problem(polled: str | None, now: dt.datetime, limit: dt.timedelta) -> str | None:
+def _polling_problem(
+    polled: dt.datetime | None, now: dt.datetime, limit: dt.timedelta
+) -> str | None:
     """A poller that stopped returning answers no command, though the heartbeat goes on."""
     if polled is None:
         return "Telegram has not answered a poll yet (is it reachable?)"
-    age = now - parse_ts(polled).to_pydatetime()
+    age = now - polled
     if age > limit:
         return f"polling is stuck: Telegram last answered a poll {_human(age)} ago"
     return None
@@ -108,7 +106,7 @@ def _sender_problem(state: SenderState | None, now: dt.datetime) -> str | None:
 
 
 def _job_problem(
-    config: Config, now: dt.datetime, success: str | None, last: str | None
+    config: Config, now: dt.datetime, success: LastRun | None, last: LastRun | None
 ) -> str | None:
     """The latest run due (past its retry window) must have succeeded; if not, say why."""
     schedule = DailySchedule(
@@ -116,17 +114,13 @@ def _job_problem(
     )
     grace = dt.timedelta(minutes=config.schedule.retry_for_minutes) + _SLACK
     due = schedule.last_run(now - grace)
-    last_ok = _finished(success)
+    last_ok = None if success is None else success.finished_at
     if due is None or (last_ok is not None and last_ok >= due):
         return None
     since = "never" if last_ok is None else f"last at {last_ok:%Y-%m-%d %H:%M} UTC"
     line = f"the daily job due {due:%Y-%m-%d %H:%M %Z} has not succeeded ({since})"
-    problems = [] if last is None else LastRun.from_json(last).problems
+    problems = [] if last is None else last.problems
     return f"{line}; {problems[0]}" if problems else line
-
-
-def _finished(run: str | None) -> dt.datetime | None:
-    return None if run is None else parse_ts(LastRun.from_json(run).finished_at).to_pydatetime()
 
 
 def _heartbeat_problem(age: dt.timedelta, limit: dt.timedelta) -> str | None:

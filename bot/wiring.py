@@ -10,6 +10,7 @@ from bot.core.clock import Clock
 from bot.core.engine import AlertEngine, AlertSettings
 from bot.core.evaluation import AnalysisSettings, Evaluator
 from bot.core.market_data import MarketData, RefreshSettings
+from bot.core.messages import SubscriberWording
 from bot.core.sources.base import PriceSource
 from bot.core.store import Store
 
@@ -73,7 +74,7 @@ def build_market_data(
     calendar = nyse()
     crypto_source, equity_source = build_sources(config, calendar, clock)
     return MarketData(
-        store,
+        store.prices,
         crypto=config.universe.crypto_assets(),
         equities=config.universe.equity_assets(),
         crypto_source=crypto_source,
@@ -123,4 +124,5 @@ def build_evaluator(config: Config) -> Evaluator:
         ),
         engine=AlertEngine(build_alert_settings(config)),
         labels=config.labels,
+        wording=SubscriberWording(),
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.models import AlertKind
-from bot.core.service import LastRun
 from bot.core.store import Store, format_ts
+from bot.core.store.meta import LastRun
 from bot.tg.app import EXIT_CONFLICT
 from tests.fakes.bot_harness import ADMIN, START, RunningBot, running_bot, until
 from tests.fakes.telegram_api import TOKEN
@@ -84,8 +84,7 @@ async def test_corr_for_another_symbol_and_a_bad_one(tmp_path: Path) -> None:
 async def test_corr_before_the_first_computation_says_when(tmp_path: Path) -> None:
     """Before any computation, /corr says when the numbers will be ready instead of failing."""
     with Store.open(tmp_path / "bot.sqlite3") as store:  # a run is on record: no catch-up
-        stamp = START.strftime("%Y-%m-%dT%H:%M:%SZ")
-        store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+        store.meta.record_run(LastRun(START, START, True, 0, None))
     async with running_bot(tmp_path, ready=False) as bot:
         bot.server.send_command("/corr", chat_id=USER, user_id=USER)
         [reply] = await bot.server.wait_for_reply(USER)
@@ -119,8 +118,7 @@ async def test_about_weighs_the_study_against_the_latest_numbers(tmp_path: Path)
 async def test_about_before_the_first_computation_says_so(tmp_path: Path) -> None:
     """Before any numbers exist, /about explains the method and says the evidence is to come."""
     with Store.open(tmp_path / "bot.sqlite3") as store:  # a run is on record: no catch-up
-        stamp = START.strftime("%Y-%m-%dT%H:%M:%SZ")
-        store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+        store.meta.record_run(LastRun(START, START, True, 0, None))
     async with running_bot(tmp_path, ready=False) as bot:
         bot.server.send_command("/about", chat_id=USER, user_id=USER)
         [reply] = await bot.server.wait_for_reply(USER)

@@ -16,7 +16,6 @@ from bot.core.calendar import nyse
 from bot.core.sender_lease import SenderLease, read_sender_state
 from bot.core.service import CorrService
 from bot.core.store import Store
-from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data
 from tests.fakes.bot_harness import spawn_corrbot, until
 from tests.fakes.clock import ProcessClock
@@ -60,7 +59,7 @@ async def _warm_up_until(config_path: Path, day: str, chats: int) -> None:
         market = build_market_data(config, store, lambda: when, show_progress=False)
         service = CorrService(store, market, build_evaluator(config), clock=lambda: when)
         await service.check_now()
-        subscribers = Subscribers(store)
+        subscribers = store.subscribers
         for chat in range(1, chats + 1):
             subscribers.subscribe(chat, kind="private", title="", thread_id=None, now=when)
 
@@ -74,7 +73,7 @@ async def test_dry_run_prints_what_would_be_sent_and_records_nothing(
     config = _config(tmp_path)
     await _warm_up_until(config, sessions[COUPLED_FROM - 10], chats=2)
     with Store.open(tmp_path / "corrbot.sqlite3") as store:
-        states_before = store.engine_states(30)
+        states_before = store.alerts.engine_states(30)
     with ProcessClock(AT):
         status = await asyncio.to_thread(main, ["check", "--dry-run", "--config", str(config)])
     out = capsys.readouterr().out
@@ -88,7 +87,7 @@ async def test_dry_run_prints_what_would_be_sent_and_records_nothing(
     with Store.open(tmp_path / "corrbot.sqlite3") as store:
         assert store.query("SELECT COUNT(*) FROM alerts")[0][0] == 0
         assert store.query("SELECT COUNT(*) FROM deliveries")[0][0] == 0
-        assert store.engine_states(30) == states_before
+        assert store.alerts.engine_states(30) == states_before
     assert status == 0
 
 
@@ -155,7 +154,7 @@ async def test_check_beside_a_running_bot_records_and_leaves_sending_to_it(
         await _warm_up_until(config, sessions[COUPLED_FROM - 10], chats=3)
         with Store.open(tmp_path / "corrbot.sqlite3") as store:
             running = SenderLease(
-                store, lambda: AT, holder="bothost:1:abcd", ttl=timedelta(hours=1)
+                store.meta, lambda: AT, holder="bothost:1:abcd", ttl=timedelta(hours=1)
             )
             assert running.acquire()
         check = await _run_check(config)
@@ -165,7 +164,7 @@ async def test_check_beside_a_running_bot_records_and_leaves_sending_to_it(
     assert server.calls("sendMessage") == []
     with Store.open(tmp_path / "corrbot.sqlite3") as store:
         statuses = store.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
-        state = read_sender_state(store)
+        state = read_sender_state(store.meta)
     assert dict(statuses) == {"pending": 3}, "recorded, waiting for the running bot"
     assert state is not None
     assert state.holder == "bothost:1:abcd"

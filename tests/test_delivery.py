@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 import bot.tg.delivery as delivery
-from bot.core.outbox import Outbox
 from bot.core.sender_lease import read_sender_state
 from bot.core.store import Store
+from bot.core.store.outbox import Outbox
 from tests.fakes.bot_harness import ADMIN, until
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_faults_telegram import (
@@ -150,7 +150,7 @@ async def test_while_paused_the_sender_state_says_since_when_and_why(
         drain = asyncio.create_task(rig.sender.drain(within=5.0))
         paused = await until(
             lambda: (
-                (state := read_sender_state(rig.store)) is not None
+                (state := read_sender_state(rig.store.meta)) is not None
                 and "unreachable" in str(state.pause_reason)
                 and state
             ),
@@ -159,7 +159,7 @@ async def test_while_paused_the_sender_state_says_since_when_and_why(
         )
         server.gateway_down = None
         await drain
-        after = read_sender_state(rig.store)
+        after = read_sender_state(rig.store.meta)
     assert paused.paused_since == rig.clock()
     assert "Bad Gateway" in str(paused.pause_reason)
     assert after is not None
@@ -195,7 +195,7 @@ async def test_a_delivery_that_gives_up_queues_one_notice_to_the_admins(
         rig.queue_alert()
         await rig.settle()
         notices = _notices(rig.store)
-        state = read_sender_state(rig.store)
+        state = read_sender_state(rig.store.meta)
     [notice] = notices
     assert notice.startswith("notice:delivery-failed:spike:")
     [told] = server.sent_to(ADMIN)

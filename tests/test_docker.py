@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.sender_lease import LEASE_KEY, SenderState
-from bot.core.service import LastRun
-from bot.core.store import Store, format_ts
-from bot.health import HEARTBEAT_KEY, POLLED_KEY
+from bot.core.sender_lease import SenderState
+from bot.core.store import Store
+from bot.core.store.meta import LastRun
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Wednesday 2026-12-02, 14:00 UTC: Tuesday's run is the one due.
@@ -149,14 +148,11 @@ def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
     store_path = tmp_path / "data" / "corrbot.sqlite3"
     config.write_text(config.read_text().replace("/data/corrbot.sqlite3", str(store_path)))
     with Store.open(store_path) as store:  # as a running bot leaves it: beating, polling, sending
-        store.set_meta(HEARTBEAT_KEY, format_ts(AT - timedelta(seconds=30)))
-        store.set_meta(POLLED_KEY, format_ts(AT - timedelta(seconds=30)))
+        store.meta.beat(AT - timedelta(seconds=30), polled_at=AT - timedelta(seconds=30))
         renewed = AT - timedelta(seconds=2)
         lease = SenderState("image:1:ab", renewed, renewed, renewed + timedelta(seconds=30))
-        store.set_meta(LEASE_KEY, lease.to_json())
-        store.set_meta(
-            "last_success", LastRun(format_ts(AT), format_ts(AT), True, 0, None).to_json()
-        )
+        store.meta.swap_lease(lambda _: lease.to_json())
+        store.meta.record_run(LastRun(AT, AT, True, 0, None))
     env["CORRBOT_CONFIG"] = str(config)
     clock_tool = subprocess.run(  # for the test's clock only; not part of the image
         [str(env_dir / "bin" / "pip"), "install", "--quiet", "time-machine>=2.14,<4"],
@@ -171,7 +167,7 @@ def test_image_install_steps_work_and_health_passes(tmp_path: Path) -> None:
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert healthy.stdout.startswith("healthy: heartbeat 3"), healthy.stdout  # 30 s and a bit
     with Store.open(store_path) as store:
-        store.set_meta(HEARTBEAT_KEY, format_ts(AT - timedelta(hours=1)))
+        store.meta.beat(AT - timedelta(hours=1))
     stale = _health_at(AT, env_dir, env)
     assert stale.returncode == 1
     assert stale.stdout.startswith("unhealthy: heartbeat is 60 min old"), stale.stdout

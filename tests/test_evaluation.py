@@ -17,6 +17,7 @@ import pytest
 from bot.config import Config
 from bot.core.engine import AlertEngine, AlertSettings, PairState
 from bot.core.evaluation import AnalysisSettings, Evaluation, Evaluator
+from bot.core.messages import SubscriberWording
 from bot.core.models import Alert, AlertKind, Pair, QualityIssue, QualityKind
 from bot.wiring import build_evaluator
 
@@ -51,6 +52,7 @@ def evaluator(pairs: Sequence[Pair] = PAIRS) -> Evaluator:
         analysis=AnalysisSettings(),
         engine=ENGINE,
         labels={},
+        wording=SubscriberWording(),
     )
 
 

@@ -32,11 +32,11 @@ from bot.core.sources.ccxt_source import CcxtSource
 from bot.core.sources.synthetic import SyntheticSource
 from bot.core.sources.yfinance_source import YFinanceSource
 from bot.core.store import Store, StoredAlert, format_ts
-from bot.core.subscribers import Subscribers
 from bot.wiring import build_evaluator, build_market_data, refresh_settings
 from tests.fakes.bot_harness import ADMIN, RunningBot, record_daily_retries, running_bot, until
 from tests.fakes.exchange import FakeExchanges
 from tests.fakes.market import StepSource, write_csv_market
+from tests.fakes.outbox import queued_text
 
 HEADLINE = Pair("BTC", "PSCT")
 WINDOW = 30
@@ -89,7 +89,7 @@ def _market(
         universe.crypto_assets(), universe.equity_assets(), calendar, seed=7
     )
     return MarketData(
-        store,
+        store.prices,
         crypto=universe.crypto_assets(),
         equities=universe.equity_assets(),
         crypto_source=crypto or synthetic,
@@ -106,13 +106,13 @@ def _service(config: Config, store: Store, market: MarketData, clock: Clock) -> 
 
 
 def _state(store: Store) -> PairState:
-    return PairState.from_json(store.engine_states(WINDOW)[HEADLINE])
+    return PairState.from_json(store.alerts.engine_states(WINDOW)[HEADLINE])
 
 
 def _open(config: Config, clock: Clock) -> Store:
     """The store, with one subscriber so that any alert would show up as a delivery."""
     store = Store.open(config.storage.path)
-    Subscribers(store).subscribe(SUBSCRIBER, kind="private", title="", thread_id=None, now=clock())
+    store.subscribers.subscribe(SUBSCRIBER, kind="private", title="", thread_id=None, now=clock())
     return store
 
 
@@ -135,12 +135,12 @@ def _assert_held_back_quietly(
     assert HEADLINE in result.held_back
     assert not result.ok
     assert result.recorded == []
-    assert store.engine_states(WINDOW) == states
+    assert store.alerts.engine_states(WINDOW) == states
     assert _counts(store) == counts
 
 
 def _snapshot_of(store: Store) -> tuple[dict[Pair, str], tuple[int, int, int]]:
-    return store.engine_states(WINDOW), _counts(store)
+    return store.alerts.engine_states(WINDOW), _counts(store)
 
 
 def _assert_caught_up(result: CheckResult, store: Store) -> None:
@@ -262,7 +262,7 @@ async def test_first_exchange_down_falls_back_to_the_second(
             await service.close()
         assert result.ok, result.problems()
         for symbol in ("BTC", "ETH"):
-            assert store.price_sources(symbol) == ["ccxt:bitstamp"]
+            assert store.prices.sources(symbol) == ["ccxt:bitstamp"]
             assert statuses[symbol].source == "ccxt:bitstamp"
             assert statuses[symbol].last_session == date(2024, 6, 3)
             assert statuses[symbol].error is None
@@ -333,6 +333,7 @@ async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Pat
         result = await service.check_now()
         _assert_caught_up(result, store)
         after = _state(store)
+        told = [queued_text(store, stored.alert.key) for stored in result.recorded]
     assert warm.episode is None, "years of calm open nothing"
     [summary] = result.recorded
     assert summary.alert.kind is AlertKind.SPIKE
@@ -341,7 +342,7 @@ async def test_long_outage_is_held_back_daily_then_summarized_once(tmp_path: Pat
     assert summary.alert.session >= COUPLING
     assert after.episode is not None
     assert after.episode.key == summary.alert.key, "follow-ups will answer the summary"
-    assert summary.message.startswith("While the bot was offline, BTC started moving with PSCT")
+    assert told[0].startswith("While the bot was offline, BTC started moving with PSCT")
 
 
 async def test_a_first_run_held_back_as_stale_then_recovered_tells_the_change_once(
@@ -829,7 +830,7 @@ def _alerts_to(bot: RunningBot, chat: int) -> list[str]:
 
 
 async def _job_done(bot: RunningBot) -> None:
-    await until(lambda: bot.store.get_meta("last_run"), 30, "the catch-up run to finish")
+    await until(bot.store.meta.last_run, 30, "the catch-up run to finish")
 
 
 async def test_admins_are_told_when_every_source_is_down(
@@ -838,7 +839,7 @@ async def test_admins_are_told_when_every_source_is_down(
     """A run whose data could not be fetched, retries exhausted, sends the admins a notice."""
     _synthetic_down(monkeypatch)
     async with running_bot(tmp_path, ready=False, schedule={"retry_for_minutes": 0}) as bot:
-        Subscribers(bot.store).subscribe(
+        bot.store.subscribers.subscribe(
             SUBSCRIBER, kind="private", title="", thread_id=None, now=bot.clock()
         )
         [notice] = await bot.server.wait_for_reply(ADMIN, timeout=30)
@@ -855,12 +856,12 @@ async def test_stale_data_notifies_admins_once_retries_are_over(
     _synthetic_doctored(monkeypatch, published_until=pd.Timestamp("2024-06-01", tz="UTC"))
     async with running_bot(tmp_path, ready=False, schedule={"retry_for_minutes": 0}) as bot:
         [notice] = await bot.server.wait_for_reply(ADMIN, timeout=30)
-        last_run = bot.store.get_meta("last_run")
+        last_run = bot.store.meta.last_run()
     text = notice.text or ""
     assert "No complete data for 2024-06-03" in text
     assert "stale" in text
     assert last_run is not None
-    assert '"ok": false' in last_run
+    assert not last_run.ok
 
 
 async def test_stale_data_schedules_a_retry_instead_of_a_notice(

@@ -11,15 +11,14 @@ import asyncio
 import itertools
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.core.store import Store, format_ts, parse_ts
-from bot.health import HEARTBEAT_KEY, POLLED_KEY
+from bot.core.store import Store
 from bot.tg import app, handlers
-from bot.tg.app import PAUSE_KEY, UPDATES_PER_CHAT
+from bot.tg.app import UPDATES_PER_CHAT
 from bot.tg.texts import SLOW_DOWN, SLOW_DOWN_BUTTON
 from tests.fakes.bot_harness import ADMIN, START, bot_config, running_bot, until
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
@@ -90,10 +89,9 @@ async def test_the_heartbeat_records_when_getupdates_last_returned(tmp_path: Pat
     async with running_bot(tmp_path, ready=False, health={"heartbeat_seconds": 5}) as bot:
         await until(lambda: len(bot.server.calls("getUpdates")) >= 3, what="two answered polls")
         bot.clock.advance(timedelta(seconds=5))
-        stamp = await until(lambda: bot.store.get_meta(POLLED_KEY), 15, "polled_at")
+        polled = await until(bot.store.meta.polled_at, 15, "polled_at")
         now = bot.clock()
-    assert START <= parse_ts(stamp) <= now
-    assert stamp == format_ts(parse_ts(stamp))
+    assert START <= polled <= now
 
 
 # ---- 10: one chat flooding the bot ---------------------------------------------------------
@@ -227,16 +225,16 @@ async def test_a_429_pause_is_persisted_in_the_store(tmp_path: Path) -> None:
     async with running_bot(tmp_path, ready=False) as bot:
         bot.server.burst_429(1, retry_after=2)
         bot.server.send_command("/help", chat_id=USER, user_id=USER)
-        stamp = await until(lambda: bot.store.get_meta(PAUSE_KEY), what="the pause")
+        until_then = await until(bot.store.meta.pause_until, what="the pause")
         now = bot.clock()
         await bot.server.wait_for_reply(USER, timeout=15)
-    assert now < parse_ts(stamp) <= now + timedelta(seconds=2)
+    assert now < until_then <= now + timedelta(seconds=2)
 
 
 async def test_a_restart_inside_a_429_pause_sends_nothing_until_it_ends(tmp_path: Path) -> None:
     """A pause stored by a previous process holds the first reply until it is over."""
     with Store.open(tmp_path / "bot.sqlite3") as store:
-        store.set_meta(PAUSE_KEY, format_ts(START + timedelta(seconds=3)))
+        store.meta.extend_pause(START + timedelta(seconds=3))
     async with running_bot(tmp_path, ready=False) as bot:
         [started] = bot.server.calls("setMyCommands")
         bot.server.send_command("/help", chat_id=USER, user_id=USER)
@@ -298,11 +296,11 @@ async def test_no_heartbeat_is_written_while_telegram_is_unreachable(
     assert heartbeat is None
 
 
-def _stored_heartbeat(path: Path) -> str | None:
+def _stored_heartbeat(path: Path) -> datetime | None:
     if not path.exists():  # the store opens only once Telegram answered
         return None
     with Store.open(path) as store:
-        return store.get_meta(HEARTBEAT_KEY)
+        return store.meta.heartbeat()
 
 
 async def test_sigterm_while_telegram_is_unreachable_exits_0(

@@ -34,8 +34,9 @@ from bot.core.errors import DiskFullError, StoreError
 from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
-from bot.core.store import MIGRATIONS, Store
-from bot.core.subscribers import Subscribers
+from bot.core.store import Store
+from bot.core.store.meta import LastRun
+from bot.core.store.migrations import MIGRATIONS
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.tg.texts import STORE_FULL
@@ -49,13 +50,12 @@ HEADLINE = Pair("BTC", "PSCT")
 USER = 1001
 
 
-def _alerts(count: int) -> list[tuple[Alert, str, str]]:
-    """``count`` spike alerts on consecutive May sessions, each with its text and payload."""
-    message = Message(title="BTC~PSCT correlation spike", lead="x" * 300, footer="corrbot")
+def _alerts(count: int) -> list[tuple[Alert, str]]:
+    """``count`` spike alerts on consecutive May sessions, each with a long payload."""
+    message = Message(title="BTC~PSCT correlation spike", lead="x" * 800, footer="corrbot")
     return [
         (
             Alert(AlertKind.SPIKE, HEADLINE, 30, date(2024, 5, day), 0.7, 0.1, 3.3, None, None),
-            "text " * 100,
             message.to_json(),
         )
         for day in range(1, count + 1)
@@ -63,7 +63,7 @@ def _alerts(count: int) -> list[tuple[Alert, str, str]]:
 
 
 def _subscribe(store: Store, chats: int) -> None:
-    subscribers = Subscribers(store)
+    subscribers = store.subscribers
     for chat in range(1, chats + 1):
         subscribers.subscribe(chat, kind="private", title="", thread_id=None, now=NOW)
 
@@ -90,7 +90,7 @@ def locked() -> Iterator[Callable[[Store], None]]:
     holders: list[sqlite3.Connection] = []
 
     def lock(store: Store) -> None:
-        store._conn.execute("PRAGMA busy_timeout = 50")  # not the 10 s a live bot waits
+        store.database._conn.execute("PRAGMA busy_timeout = 50")  # not the 10 s a live bot waits
         other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         holders.append(other)
@@ -141,7 +141,7 @@ async def test_locked_store_fails_the_daily_job_cleanly_then_it_recovers(tmp_pat
     with Store.open(tmp_path / "s.db") as store:
         service = _service(tmp_path, store, lambda: NOW)
         before = _counts(store)
-        store._conn.execute("PRAGMA busy_timeout = 50")
+        store.database._conn.execute("PRAGMA busy_timeout = 50")
         other = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         try:
@@ -153,7 +153,7 @@ async def test_locked_store_fails_the_daily_job_cleanly_then_it_recovers(tmp_pat
             other.close()
         result = await service.check_now()
         assert result.ok
-        assert store.engine_states(30), "the next run did the work"
+        assert store.alerts.engine_states(30), "the next run did the work"
         await service.close()
 
 
@@ -162,8 +162,8 @@ async def test_locked_store_fails_the_daily_job_cleanly_then_it_recovers(tmp_pat
 
 def _fill_up(store: Store, headroom: int) -> None:
     """Let the file grow by ``headroom`` pages at most: then writes fail with SQLITE_FULL."""
-    pages = int(store._conn.execute("PRAGMA page_count").fetchone()[0])
-    store._conn.execute(f"PRAGMA max_page_count = {pages + headroom}")
+    pages = int(store.database._conn.execute("PRAGMA page_count").fetchone()[0])
+    store.database._conn.execute(f"PRAGMA max_page_count = {pages + headroom}")
 
 
 @pytest.mark.parametrize("headroom", [1, 10], ids=["statement-rolled-back", "sqlite-rolled-back"])
@@ -197,28 +197,30 @@ def _record_check(store: Store) -> None:
     )
 
 
-def _set_meta(store: Store) -> None:
+def _record_run(store: Store) -> None:
     _fill_up(store, 2)
-    store.set_meta("last_run", "x" * 200_000)
+    store.meta.record_run(LastRun(NOW, NOW, False, 0, None, ["x" * 200_000]))
 
 
 def _record_fetch(store: Store) -> None:
     _fill_up(store, 2)
     for i in range(200):
-        store.record_fetch(f"SYM{i}" * 100, source="x" * 500, attempted_at=NOW, error="e" * 500)
+        store.prices.record_fetch(
+            f"SYM{i}" * 100, source="x" * 500, attempted_at=NOW, error="e" * 500
+        )
 
 
 def _subscribe_many(store: Store) -> None:
     _fill_up(store, 2)
-    subscribers = Subscribers(store)
+    subscribers = store.subscribers
     for chat in range(3000):
         subscribers.subscribe(chat, kind="private", title="t" * 200, thread_id=None, now=NOW)
 
 
 @pytest.mark.parametrize(
     "write",
-    [_record_check, _set_meta, _record_fetch, _subscribe_many],
-    ids=["record_check", "set_meta", "record_fetch", "subscribe"],
+    [_record_check, _record_run, _record_fetch, _subscribe_many],
+    ids=["record_check", "record_run", "record_fetch", "subscribe"],
 )
 def test_full_disk_is_a_store_error_naming_the_cause(
     tmp_path: Path, write: Callable[[Store], None]
@@ -233,8 +235,8 @@ def test_full_disk_is_a_store_error_naming_the_cause(
 
 @pytest.mark.parametrize(
     "write",
-    [_record_check, _set_meta, _record_fetch, _subscribe_many],
-    ids=["record_check", "set_meta", "record_fetch", "subscribe"],
+    [_record_check, _record_run, _record_fetch, _subscribe_many],
+    ids=["record_check", "record_run", "record_fetch", "subscribe"],
 )
 def test_full_disk_is_told_apart_from_a_damaged_store(
     tmp_path: Path, write: Callable[[Store], None]
@@ -303,7 +305,7 @@ def test_a_full_disk_at_start_up_says_so_and_the_store_opens_once_space_is_freed
     assert "keep it" in str(caught.value)
     filler.unlink()
     with Store.open(path) as store:
-        assert Subscribers(store).count_active() == 40
+        assert store.subscribers.count_active() == 40
 
 
 def test_fetch_on_a_full_disk_exits_1_with_one_line_naming_the_disk(tiny_disk: Path) -> None:
@@ -357,11 +359,11 @@ async def test_start_on_a_full_disk_is_answered_and_works_once_space_is_freed(
         bot.server.send_command("/start", user_id=USER)
         [refused] = await bot.server.wait_for_reply(USER, timeout=15)
         assert refused.text == STORE_FULL
-        assert Subscribers(bot.store).count_active() == 0
+        assert bot.store.subscribers.count_active() == 0
         filler.unlink()
         bot.server.send_command("/start", user_id=USER)
         await bot.server.wait_for_reply(USER, timeout=15)
-        assert Subscribers(bot.store).count_active() == 1
+        assert bot.store.subscribers.count_active() == 1
 
 
 # ---- a corrupt file or a newer schema at start-up ----------------------------------------
@@ -423,15 +425,15 @@ def _store_with_prices(path: Path) -> None:
     closes = pd.Series(np.linspace(100.0, 200.0, len(index)), index=index)
     with Store.open(path) as store:
         for symbol in ("BTC", "ETH", "PSCT"):
-            store.upsert_prices(symbol, closes, source="synthetic", fetched_at=NOW)
-        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.prices.upsert(symbol, closes, source="synthetic", fetched_at=NOW)
+        store.database._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _open_and_read(path: Path) -> None:
     """Open the store and read what the first refresh reads."""
     with Store.open(path) as store:
         for symbol in ("BTC", "ETH", "PSCT"):
-            store.load_prices(symbol)
+            store.prices.load(symbol)
 
 
 def test_store_with_corrupt_data_pages_is_refused_at_start_up(tmp_path: Path) -> None:
@@ -487,7 +489,7 @@ async def test_store_locked_at_confirmation_does_not_send_twice(tmp_path: Path) 
             service = _service(tmp_path, store, lambda: NOW)
             _subscribe(store, 1)
             store.record_check(_alerts(1), window=30, states={}, snapshot=None, now=NOW)
-            store._conn.execute("PRAGMA busy_timeout = 50")
+            store.database._conn.execute("PRAGMA busy_timeout = 50")
             holder = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
             deliver = server._methods["sendmessage"]
 

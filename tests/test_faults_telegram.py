@@ -34,7 +34,7 @@ from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.store import Store, parse_ts
-from bot.core.subscribers import Level, Subscribers
+from bot.core.store.chats import Level
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.wiring import build_evaluator, build_market_data
@@ -58,9 +58,7 @@ def _record_alert(store: Store, now: Any, day: date = SESSION) -> None:
     """Record one spike alert with a delivery per eligible chat, as the daily job does."""
     alert = Alert(AlertKind.SPIKE, Pair("BTC", "PSCT"), 30, day, 0.71, 0.12, 3.3, None, None)
     message = Message(title=TITLE, lead="Test alert.", footer="x")
-    store.record_check(
-        [(alert, "text", message.to_json())], window=30, states={}, snapshot=None, now=now
-    )
+    store.record_check([(alert, message.to_json())], window=30, states={}, snapshot=None, now=now)
 
 
 def _deliveries(store: Store) -> dict[int, tuple[str, int, str | None]]:
@@ -213,7 +211,7 @@ async def test_storm_of_5xx_429_and_blocks_delivers_each_alert_once(
     """Under 10% 5xx, a 429 burst and blocked chats, every reachable chat gets one copy."""
     async with running_bot(tmp_path, server=server, delivery={"max_attempts": 8}) as bot:
         for chat in CHATS:
-            Subscribers(bot.store).subscribe(
+            bot.store.subscribers.subscribe(
                 chat, kind="private", title="", thread_id=None, now=bot.clock()
             )
         for chat in BLOCKED:
@@ -394,9 +392,7 @@ FOLLOW_UP = Alert(
 def _record(store: Store, now: Any, alert: Alert) -> None:
     """Record ``alert`` as the daily job does, titled with its key."""
     message = Message(title=alert.key, lead="Test alert.", footer="x")
-    store.record_check(
-        [(alert, "text", message.to_json())], window=30, states={}, snapshot=None, now=now
-    )
+    store.record_check([(alert, message.to_json())], window=30, states={}, snapshot=None, now=now)
 
 
 def _statuses(store: Store) -> list[str]:

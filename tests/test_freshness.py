@@ -32,12 +32,12 @@ def _closes(count: int = 100) -> pd.Series:
 
 def _write(store: Store, symbol: str, instants: pd.Series | pd.DatetimeIndex) -> None:
     index = pd.DatetimeIndex(instants)
-    store.upsert_prices(symbol, pd.Series(100.0, index=index), source="test", fetched_at=NOW)
+    store.prices.upsert(symbol, pd.Series(100.0, index=index), source="test", fetched_at=NOW)
 
 
 def _check(store: Store, assets: list[Asset]) -> list[SymbolFreshness]:
     return check_freshness(
-        store,
+        store.prices,
         nyse(),
         NOW,
         assets=assets,
@@ -49,7 +49,7 @@ def _check(store: Store, assets: list[Asset]) -> list[SymbolFreshness]:
 
 
 def _problems(store: Store, now: datetime = NOW) -> list[str]:
-    return freshness_problems(store, nyse(), now, SETTINGS, assets=[BTC, PSCT])
+    return freshness_problems(store.prices, nyse(), now, SETTINGS, assets=[BTC, PSCT])
 
 
 def test_a_complete_store_has_no_problem(store: Store) -> None:

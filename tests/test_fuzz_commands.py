@@ -34,7 +34,6 @@ from telegram import Update
 from telegram.ext import ContextTypes, TypeHandler
 
 import bot.tg.app as app_module
-from bot.core.subscribers import Subscribers
 from bot.tg.formatting import utf16_len
 from tests.fakes.bot_harness import RunningBot, running_bot, until
 from tests.fakes.telegram_api import MESSAGE_METHODS, SentMessage
@@ -163,7 +162,7 @@ class BotThread:
         if kind != "private":
             server.set_member_status(chat_id, user_id, member)  # type: ignore[arg-type]
         if subscribed:
-            Subscribers(self.bot.store).subscribe(
+            self.bot.store.subscribers.subscribe(
                 chat_id, kind=kind, title="fuzz", thread_id=None, now=self.bot.clock()
             )
         first_request, first_sent = len(server.requests), len(server.sent)

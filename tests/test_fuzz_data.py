@@ -121,7 +121,7 @@ async def _run(folder: Path, days: list[Faults]) -> None:
     now = START
     with Store.open(config.storage.path) as store:
         market = MarketData(
-            store,
+            store.prices,
             crypto=universe.crypto_assets(),
             equities=universe.equity_assets(),
             crypto_source=source,
@@ -148,7 +148,7 @@ async def _run(folder: Path, days: list[Faults]) -> None:
                     )
         window = market.window()
         for asset in market.assets:
-            stored_prices = store.load_prices(asset.symbol, since=window.iloc[0])
+            stored_prices = store.prices.load(asset.symbol, since=window.iloc[0])
             expected = truth.prices[asset.symbol]
             expected = expected[
                 (expected.index >= window.iloc[0]) & (expected.index <= window.iloc[-1])

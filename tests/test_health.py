@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -12,10 +12,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import Config
-from bot.core.sender_lease import LEASE_KEY, SenderState
-from bot.core.service import LastRun
-from bot.core.store import Store, format_ts
-from bot.health import HEARTBEAT_KEY, POLLED_KEY, check_health
+from bot.core.sender_lease import SenderState
+from bot.core.store import Store
+from bot.core.store.meta import LastRun
+from bot.health import check_health
 from tests.fakes.clock import INSTANTS
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -48,19 +48,16 @@ def _prepare(
     """A store as a running bot leaves it; by default it polled and renewed with its heartbeat."""
     config = _config(tmp_path)
     with Store.open(config.storage.path) as store:
-        if heartbeat is not None:
-            store.set_meta(HEARTBEAT_KEY, format_ts(heartbeat))
         polled_at = heartbeat if polled == "heartbeat" else polled
-        if polled_at is not None:
-            store.set_meta(POLLED_KEY, format_ts(polled_at))
+        if heartbeat is not None:
+            store.meta.beat(heartbeat, polled_at=polled_at)
         lease = (_sender(heartbeat) if heartbeat else None) if sender == "heartbeat" else sender
         if lease is not None:
-            store.set_meta(LEASE_KEY, lease.to_json())
+            store.meta.swap_lease(lambda _: lease.to_json())
         if success is not None:
-            stamp = format_ts(success)
-            store.set_meta("last_success", LastRun(stamp, stamp, True, 0, None).to_json())
+            store.meta.record_run(LastRun(success, success, True, 0, None))
         if last_run is not None:
-            store.set_meta("last_run", last_run.to_json())
+            store.meta.record_run(last_run)
     return config
 
 
@@ -255,13 +252,13 @@ def test_deliveries_paused_by_an_unreachable_api_are_unhealthy(tmp_path: Path) -
 
 def test_a_missed_run_is_explained_by_its_first_problem(tmp_path: Path) -> None:
     """A feed that stopped moving holds the job back: health says which and since when."""
-    stamp = format_ts(TUESDAY_NOON - timedelta(hours=1))
+    stamp = TUESDAY_NOON - timedelta(hours=1)
     problem = "BTC: no new price since 2024-06-06, 3 sessions behind"
     config = _prepare(
         tmp_path,
         heartbeat=TUESDAY_NOON,
         success=FRIDAY_RUN,
-        last_run=LastRun(stamp, stamp, False, 0, "2024-06-06", [problem]),
+        last_run=LastRun(stamp, stamp, False, 0, date(2024, 6, 6), [problem]),
     )
     verdict = check_health(config, TUESDAY_NOON)
     assert not verdict.ok

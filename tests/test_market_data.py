@@ -73,7 +73,7 @@ def _market(
     store: Store, source: PriceSource, clock: Clock, sessions: int = 100, retry: int = 20
 ) -> MarketData:
     return MarketData(
-        store,
+        store.prices,
         crypto=[BTC],
         equities=[PSCT],
         crypto_source=source,
@@ -215,7 +215,7 @@ async def test_a_hole_older_than_the_overlap_is_asked_for_again_and_filled(store
     await market.refresh()
     assert holes <= _asked(source, "PSCT")
     assert not any(i.kind is QualityKind.MISSING for i in market.panel().issues)
-    assert store.known_gaps("PSCT").empty
+    assert store.prices.known_gaps("PSCT").empty
 
 
 async def test_a_hole_older_than_the_retry_horizon_becomes_a_known_gap(store: Store) -> None:
@@ -226,7 +226,7 @@ async def test_a_hole_older_than_the_retry_horizon_becomes_a_known_gap(store: St
     source.withheld = {hole}
     market = _market(store, source, Clock(NOW), retry=5)
     await market.refresh()
-    assert list(store.known_gaps("PSCT")) == [hole]
+    assert list(store.prices.known_gaps("PSCT")) == [hole]
     source.requests.clear()
     await market.refresh()
     assert hole not in _asked(source, "PSCT")
@@ -240,12 +240,12 @@ async def test_a_gap_recorded_inside_the_retry_horizon_is_asked_for_again(store:
     source.withheld = {hole}
     market = _market(store, source, Clock(NOW))
     await market.refresh()
-    store.record_gaps("PSCT", [hole], checked_at=NOW)  # what the old refresh recorded
+    store.prices.record_gaps("PSCT", [hole], checked_at=NOW)  # what the old refresh recorded
     source.withheld = set()
     source.requests.clear()
     await market.refresh()
     assert hole in _asked(source, "PSCT")
-    assert store.load_prices("PSCT").index.isin([hole]).any()
+    assert store.prices.load("PSCT").index.isin([hole]).any()
 
 
 @pytest.mark.parametrize(("retry", "holes"), [(20, 5), (0, 22)])
@@ -269,7 +269,7 @@ async def test_a_25_session_outage_delivered_late_leaves_only_the_holes_past_the
     clock.now = nyse().closes(clock.now.date() + timedelta(days=1)).iloc[0].to_pydatetime()
     clock.now += timedelta(hours=2)
     await market.refresh()
-    absent = ~pd.DatetimeIndex(outage).isin(store.load_prices("PSCT").index)
+    absent = ~pd.DatetimeIndex(outage).isin(store.prices.load("PSCT").index)
     assert int(absent.sum()) == holes
 
 

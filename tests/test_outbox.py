@@ -11,21 +11,21 @@ from pathlib import Path
 
 from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
-from bot.core.outbox import Outbox
 from bot.core.store import Store
-from bot.core.subscribers import Level, Subscribers
+from bot.core.store.chats import Level
+from bot.core.store.outbox import Outbox
 
 NOW = datetime(2024, 6, 3, 23, 0, 10, 900_000, tzinfo=UTC)  # 0.9 s into a second
 
 
 def _one_delivery(store: Store) -> int:
     """One chat subscribed, one alert recorded: the id of its single delivery."""
-    Subscribers(store).subscribe(7, kind="private", title="", thread_id=None, now=NOW)
+    store.subscribers.subscribe(7, kind="private", title="", thread_id=None, now=NOW)
     alert = Alert(
         AlertKind.SPIKE, Pair("BTC", "PSCT"), 30, date(2024, 6, 3), 0.7, 0.1, 3.3, None, None
     )
     payload = Message(title="spike", lead="lead", footer="corrbot").to_json()
-    store.record_check([(alert, "text", payload)], window=30, states={}, snapshot=None, now=NOW)
+    store.record_check([(alert, payload)], window=30, states={}, snapshot=None, now=NOW)
     [(delivery_id,)] = store.query("SELECT id FROM deliveries")
     return int(str(delivery_id))
 
@@ -33,7 +33,7 @@ def _one_delivery(store: Store) -> int:
 def test_a_retry_never_falls_due_before_the_time_it_was_given(tmp_path: Path) -> None:
     """A 429's retry_after of 0.5 s from x.9 s is due at x+2.0 s, not at the truncated x+1."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         delivery = _one_delivery(store)
         assert outbox.claim(delivery)
         wanted = NOW + timedelta(seconds=0.5)  # x+1.4 s
@@ -65,12 +65,12 @@ FOLLOW_UP = Alert(
 
 def _record(store: Store, alert: Alert) -> None:
     payload = Message(title=alert.kind.value, lead="lead", footer="corrbot").to_json()
-    store.record_check([(alert, "text", payload)], window=30, states={}, snapshot=None, now=NOW)
+    store.record_check([(alert, payload)], window=30, states={}, snapshot=None, now=NOW)
 
 
 def _subscribe(store: Store, *chats: int) -> None:
     for chat in chats:
-        Subscribers(store).subscribe(chat, kind="private", title="", thread_id=None, now=NOW)
+        store.subscribers.subscribe(chat, kind="private", title="", thread_id=None, now=NOW)
 
 
 def _deliveries(store: Store, alert: Alert) -> list[int]:
@@ -92,7 +92,7 @@ def _send_all(outbox: Outbox, message_ids: dict[int, int]) -> None:
 def test_a_follow_up_waits_for_the_opening_then_answers_it(tmp_path: Path) -> None:
     """While the opening is still pending in a chat, its reply there is held back."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         _subscribe(store, 1)
         _record(store, OPENING)
         _record(store, FOLLOW_UP)  # the same run: both pending
@@ -112,7 +112,7 @@ def test_a_follow_up_waits_for_the_opening_then_answers_it(tmp_path: Path) -> No
 def test_a_follow_up_goes_only_to_chats_that_got_the_opening(tmp_path: Path) -> None:
     """A chat that subscribed after the opening, or lost it, gets no reply to it."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         _subscribe(store, 1, 2)
         _record(store, OPENING)
         [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
@@ -129,11 +129,11 @@ def test_a_follow_up_goes_only_to_chats_that_got_the_opening(tmp_path: Path) -> 
 def test_a_chat_whose_setting_is_off_gets_no_follow_up(tmp_path: Path) -> None:
     """``/settings regimes off`` stops the band follow-ups there; other chats still get them."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         _subscribe(store, 1, 2)
         _record(store, OPENING)
         _send_all(outbox, {1: 11, 2: 22})
-        Subscribers(store).update_settings(2, regimes=Level.OFF, now=NOW)
+        store.subscribers.update_settings(2, regimes=Level.OFF, now=NOW)
         _record(store, FOLLOW_UP)
         due = outbox.due(NOW)
         follow_ups = _deliveries(store, FOLLOW_UP)
@@ -148,7 +148,7 @@ def test_a_held_follow_up_does_not_make_the_outbox_look_due(tmp_path: Path) -> N
     and over until the opening's retry, instead of sleeping until then.
     """
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         _subscribe(store, 1)
         _record(store, OPENING)
         [opening] = outbox.due(NOW)
@@ -165,7 +165,7 @@ def test_a_held_follow_up_does_not_make_the_outbox_look_due(tmp_path: Path) -> N
 def test_a_chat_whose_opening_was_given_up_on_gets_no_follow_up(tmp_path: Path) -> None:
     """After the retries of the opening ran out there, a reply would answer nothing."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         _subscribe(store, 1, 2)
         _record(store, OPENING)
         [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
@@ -189,7 +189,7 @@ def _attempts_and_status(store: Store, delivery: int) -> tuple[int, str]:
 def test_a_row_whose_message_cannot_be_read_is_failed_not_raised(tmp_path: Path) -> None:
     """An old-format payload: due() fails that row with its error and reports it set aside."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         delivery = _one_delivery(store)
         with store.transaction() as conn:
             conn.execute('UPDATE outbound SET payload = \'{"text": "v1"}\'')
@@ -203,7 +203,7 @@ def test_a_row_whose_message_cannot_be_read_is_failed_not_raised(tmp_path: Path)
 
 def test_resume_leaves_the_rows_named_in_flight_alone(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         delivery = _one_delivery(store)
         outbox.claim(delivery)
         assert outbox.resume(exclude={delivery}) == 0
@@ -213,7 +213,7 @@ def test_resume_leaves_the_rows_named_in_flight_alone(tmp_path: Path) -> None:
 
 def test_a_refund_gives_back_one_attempt_and_makes_the_row_due_now(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         delivery = _one_delivery(store)
         outbox.claim(delivery)
         outbox.retry(delivery, at=NOW + timedelta(minutes=2), error="502")
@@ -226,7 +226,7 @@ def test_a_refund_gives_back_one_attempt_and_makes_the_row_due_now(tmp_path: Pat
 def test_a_retry_does_not_revive_a_row_settled_meanwhile(tmp_path: Path) -> None:
     """A delivery dropped while in flight (merged by a migration) stays dropped."""
     with Store.open(tmp_path / "s.db") as store:
-        outbox = Outbox(store)
+        outbox = store.outbox
         delivery = _one_delivery(store)
         outbox.claim(delivery)
         outbox.drop(delivery, error="merged")

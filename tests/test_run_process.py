@@ -12,7 +12,6 @@ import pytest
 
 from bot.cli import main
 from bot.core.store import Store
-from bot.health import HEARTBEAT_KEY
 from tests.fakes.bot_harness import START, spawn_corrbot, until
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
@@ -76,7 +75,7 @@ async def test_run_stops_cleanly_on_a_signal(tmp_path: Path, stop_signal: signal
         process = await spawn_corrbot("run", "--config", str(config), at=START)
         await until(lambda: server.calls("getUpdates") or process.returncode is not None, 30)
         await until(lambda: server.calls("setMyCommands"), 30, "the command menu")
-        await until(lambda: _meta(store_path, HEARTBEAT_KEY), 30, "the first heartbeat")
+        await until(lambda: _meta(store_path, "heartbeat"), 30, "the first heartbeat")
         await until(lambda: _meta(store_path, "last_run"), 60, "the catch-up run")
         process.send_signal(stop_signal)
         _, err = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -88,4 +87,4 @@ async def test_run_stops_cleanly_on_a_signal(tmp_path: Path, stop_signal: signal
     assert TOKEN.split(":", 1)[1] not in log
     assert not _write_ahead_log_left(store_path), "closed connections leave no write-ahead log"
     with Store.open(store_path) as store:
-        assert store.get_meta(HEARTBEAT_KEY) is not None
+        assert store.meta.heartbeat() is not None

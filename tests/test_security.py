@@ -27,7 +27,6 @@ from bot.cli import main
 from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
-from bot.core.subscribers import Subscribers
 from bot.logsetup import redact, register_secret
 from bot.tg.app import EXIT_CONFLICT, run_bot
 from tests.fakes.bot_harness import (
@@ -61,7 +60,7 @@ def _row(bot: RunningBot, chat_id: int) -> tuple[object, ...] | None:
 
 
 def _subscribe(bot: RunningBot, *chats: tuple[int, str]) -> None:
-    subscribers = Subscribers(bot.store)
+    subscribers = bot.store.subscribers
     for chat_id, kind in chats:
         subscribers.subscribe(chat_id, kind=kind, title="t", thread_id=None, now=bot.clock())
 
@@ -69,9 +68,7 @@ def _subscribe(bot: RunningBot, *chats: tuple[int, str]) -> None:
 def _queue(store: Store, day: date, now: datetime, kind: AlertKind = AlertKind.REGIME) -> None:
     alert = Alert(kind, Pair("BTC", "PSCT"), 30, day, 0.71, 0.12, 3.3, "linked", "coupled")
     message = Message(title=f"{alert.pair} regime", lead="Test alert.", footer="x")
-    store.record_check(
-        [(alert, "text", message.to_json())], window=30, states={}, snapshot=None, now=now
-    )
+    store.record_check([(alert, message.to_json())], window=30, states={}, snapshot=None, now=now)
 
 
 @pytest.fixture
@@ -198,7 +195,7 @@ async def test_check_at_debug_with_failing_deliveries_never_prints_the_token(
     async with FakeTelegram() as server:
         config = _check_config(tmp_path, server)
         with Store.open(tmp_path / "store.sqlite3") as store:
-            chats = Subscribers(store)
+            chats = store.subscribers
             for chat in (1, 2, 3):
                 chats.subscribe(chat, kind="private", title="", thread_id=None, now=START)
             _queue(store, date(2024, 6, 3), START)
@@ -221,7 +218,7 @@ async def test_a_token_pasted_with_surrounding_whitespace_never_reaches_debug_ou
     async with FakeTelegram() as server:
         config = _check_config(tmp_path, server)
         with Store.open(tmp_path / "store.sqlite3") as store:
-            Subscribers(store).subscribe(1, kind="private", title="", thread_id=None, now=START)
+            store.subscribers.subscribe(1, kind="private", title="", thread_id=None, now=START)
             _queue(store, date(2024, 6, 3), START)
         status, output = await _check(config, "-vv", token=f"  {TOKEN}\n")
     assert status == 0, output[-2000:]
@@ -502,7 +499,7 @@ def test_store_wal_and_shm_files_are_owner_only_while_open(
     """While the store is in use (as by the running bot), its -wal and -shm are mode 0600."""
     path = tmp_path / "live.sqlite3"
     with Store.open(path) as store:  # what the bot's start-up does with storage.path
-        Subscribers(store).subscribe(1, kind="private", title="", thread_id=None, now=START)
+        store.subscribers.subscribe(1, kind="private", title="", thread_id=None, now=START)
         files = [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))]
         assert all(p.exists() for p in files), "WAL mode keeps both companions while open"
         modes = {p.name: oct(_mode(p)) for p in files}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from telegram.ext import ExtBot
 
-from bot.core.sender_lease import LEASE_KEY, SenderLease, read_sender_state
+from bot.core.sender_lease import SenderLease, read_sender_state
 from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.tg.delivery import Sender
@@ -27,7 +27,7 @@ TTL = timedelta(seconds=30)
 
 
 def _lease(store: Store, clock: ManualClock, holder: str) -> SenderLease:
-    return SenderLease(store, clock, holder=holder, ttl=TTL)
+    return SenderLease(store.meta, clock, holder=holder, ttl=TTL)
 
 
 def test_a_live_lease_is_refused_to_another_holder(tmp_path: Path) -> None:
@@ -88,13 +88,13 @@ def test_the_lease_of_a_dead_process_on_this_host_is_free_at_once(tmp_path: Path
 def test_the_state_is_readable_from_the_store_by_anyone(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
         clock = ManualClock(START)
-        assert read_sender_state(store) is None
+        assert read_sender_state(store.meta) is None
         lease = _lease(store, clock, "a:1:x")
         lease.acquire()
         lease.paused_since, lease.pause_reason, lease.given_up = clock(), "Telegram unreachable", 3
         clock.advance(timedelta(seconds=5))
         lease.renew()
-        state = read_sender_state(store)
+        state = read_sender_state(store.meta)
     assert state is not None
     assert (state.holder, state.renewed_at, state.paused_since) == ("a:1:x", clock(), START)
     assert (state.pause_reason, state.given_up) == ("Telegram unreachable", 3)
@@ -104,8 +104,8 @@ def test_the_state_is_readable_from_the_store_by_anyone(tmp_path: Path) -> None:
 
 def test_an_unreadable_lease_row_counts_as_free(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
-        store.set_meta(LEASE_KEY, "not json")
-        assert read_sender_state(store) is None
+        store.meta.swap_lease(lambda _: "not json")
+        assert read_sender_state(store.meta) is None
         assert _lease(store, ManualClock(START), "a:1:x").acquire()
 
 

@@ -18,6 +18,7 @@ from bot.core.sources.synthetic import SyntheticSource
 from bot.core.store import Store, StoredAlert
 from bot.wiring import build_evaluator, build_market_data, refresh_settings
 from tests.fakes.market import StepSource
+from tests.fakes.outbox import queued_text
 
 HEADLINE = Pair("BTC", "PSCT")
 #: The first session of the step market's coupling, the session after the warm-up.
@@ -68,7 +69,7 @@ def _step_market(config: Config, store: Store, clock: Clock) -> MarketData:
         universe.crypto_assets(), universe.equity_assets(), calendar, change=COUPLING
     )
     return MarketData(
-        store,
+        store.prices,
         crypto=universe.crypto_assets(),
         equities=universe.equity_assets(),
         crypto_source=source,
@@ -99,7 +100,7 @@ async def test_first_run_warms_up_without_alerts(
     result = await service.check_now()
     assert result.ok
     assert result.recorded == []
-    state = PairState.from_json(store.engine_states(30)[HEADLINE])
+    state = PairState.from_json(store.alerts.engine_states(30)[HEADLINE])
     assert state.last_session is not None
     assert state.last_session.isoformat() == "2024-06-03"
     snapshot = service.snapshot()
@@ -113,10 +114,10 @@ async def test_running_the_same_day_twice_records_nothing_new(
     """Re-running a session creates no alert and leaves the state as it was."""
     service = _service(tmp_path, store, clock)
     await service.check_now()
-    before = store.engine_states(30)
+    before = store.alerts.engine_states(30)
     again = await service.check_now()
     assert again.recorded == []
-    assert store.engine_states(30) == before
+    assert store.alerts.engine_states(30) == before
 
 
 async def test_daily_runs_record_what_a_backtest_finds(
@@ -147,7 +148,7 @@ async def test_daily_runs_record_what_a_backtest_finds(
 async def test_recorded_alerts_are_kept_with_their_message(
     tmp_path: Path, store: Store, clock: Clock
 ) -> None:
-    """Every recorded alert can be read back, newest first, with the subscriber's text."""
+    """Every recorded alert can be read back, newest first; its message waits in the outbox."""
     service = _step_service(tmp_path, store, clock)
     await service.check_now()
     start = clock.now
@@ -166,8 +167,7 @@ async def test_recorded_alerts_are_kept_with_their_message(
     assert [(s.alert.notify, s.alert.episode) for s in latest] == [
         (s.alert.notify, s.alert.episode) for s in newest_first
     ]
-    assert [s.message for s in latest] == [s.message for s in newest_first]
-    assert latest[0].message.startswith("Follow-up: BTC~PSCT")
+    assert queued_text(store, latest[0].alert.key).startswith("Follow-up: BTC~PSCT")
 
 
 async def test_downtime_is_summarized_once(tmp_path: Path, store: Store, clock: Clock) -> None:
@@ -179,11 +179,11 @@ async def test_downtime_is_summarized_once(tmp_path: Path, store: Store, clock: 
     """
     service = _step_service(tmp_path, store, clock)
     await service.check_now()
-    before = PairState.from_json(store.engine_states(30)[HEADLINE])
+    before = PairState.from_json(store.alerts.engine_states(30)[HEADLINE])
     assert before.episode is None, "a year of calm opens nothing"
     clock.now = _sessions_later(clock, 120)
     result = await service.check_now()
-    after = PairState.from_json(store.engine_states(30)[HEADLINE])
+    after = PairState.from_json(store.alerts.engine_states(30)[HEADLINE])
     assert before.last_session is not None
     assert after.last_session is not None
     [summary] = result.recorded
@@ -196,7 +196,9 @@ async def test_downtime_is_summarized_once(tmp_path: Path, store: Store, clock: 
     assert before.last_session < alert.session < after.last_session
     assert after.episode is not None
     assert after.episode.key == alert.key == alert.episode
-    assert summary.message.startswith("While the bot was offline, BTC started moving with PSCT")
+    assert queued_text(store, alert.key).startswith(
+        "While the bot was offline, BTC started moving with PSCT"
+    )
     # run day by day, the same sessions would have told the opening and its follow-ups
     config = _config(tmp_path)
     market = _step_market(config, store, clock)
@@ -215,7 +217,7 @@ async def test_failed_fetch_produces_no_alert_and_keeps_state(
     """When the data could not be had, the pair is held back and nothing is recorded."""
     service = _service(tmp_path, store, clock)
     await service.check_now()
-    before = store.engine_states(30)
+    before = store.alerts.engine_states(30)
 
     async def failing(self: SyntheticSource, requests: object) -> dict[str, object]:
         return {r.asset.symbol: TemporaryDataError("source down") for r in requests}  # type: ignore[attr-defined]
@@ -226,7 +228,7 @@ async def test_failed_fetch_produces_no_alert_and_keeps_state(
     assert not result.ok
     assert HEADLINE in result.held_back
     assert result.recorded == []
-    assert store.engine_states(30) == before
+    assert store.alerts.engine_states(30) == before
 
 
 async def test_stale_latest_session_holds_the_pair_back(

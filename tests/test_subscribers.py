@@ -7,9 +7,8 @@ from pathlib import Path
 
 from bot.core.messages import Message
 from bot.core.models import Alert, AlertKind, Pair
-from bot.core.outbox import Outbox
 from bot.core.store import Store
-from bot.core.subscribers import Level, Subscribers
+from bot.core.store.chats import Level, Subscribers
 
 NOW = datetime(2024, 8, 5, 22, 0, tzinfo=UTC)
 OPENING = Alert(
@@ -18,7 +17,7 @@ OPENING = Alert(
 
 
 def _subscribed(store: Store, *chats: int) -> Subscribers:
-    subscribers = Subscribers(store)
+    subscribers = store.subscribers
     for chat in chats:
         subscribers.subscribe(chat, kind="private", title="", thread_id=None, now=NOW)
     return subscribers
@@ -26,26 +25,26 @@ def _subscribed(store: Store, *chats: int) -> Subscribers:
 
 def _record_opening(store: Store) -> None:
     payload = Message(title="spike", lead="lead", footer="corrbot").to_json()
-    store.record_check([(OPENING, "text", payload)], window=30, states={}, snapshot=None, now=NOW)
+    store.record_check([(OPENING, payload)], window=30, states={}, snapshot=None, now=NOW)
 
 
 def test_an_opening_reaches_every_chat_whose_setting_is_not_off(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
         subscribers = _subscribed(store, 1, 2, 3)
         subscribers.update_settings(3, spikes=Level.OFF, now=NOW)
-        assert subscribers.count_eligible(AlertKind.SPIKE) == 2
+        assert store.outbox.audience(AlertKind.SPIKE) == 2
 
 
 def test_a_follow_up_reaches_only_the_chats_that_were_sent_its_opening(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
-        subscribers = _subscribed(store, 1, 2)
+        _subscribed(store, 1, 2)
         _record_opening(store)
-        outbox = Outbox(store)
+        outbox = store.outbox
         [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
         outbox.drop(to_two.id, error="forbidden: bot was blocked by the user")
         _subscribed(store, 2, 3)  # back, and new: neither has the opening
-        everyone = subscribers.count_eligible(AlertKind.REGIME)
-        audience = subscribers.count_eligible(AlertKind.REGIME, follows=OPENING.key)
+        everyone = store.outbox.audience(AlertKind.REGIME)
+        audience = store.outbox.audience(AlertKind.REGIME, follows=OPENING.key)
     assert (everyone, audience) == (3, 1)
 
 
@@ -64,7 +63,7 @@ def test_migrating_onto_a_subscribed_supergroup_merges_their_deliveries(tmp_path
         _record_opening(store)
         merged = subscribers.migrate(OLD_GROUP, NEW_GROUP, now=NOW)
         statuses = _statuses_by_chat(store)
-        due = [d.chat_id for d in Outbox(store).due(NOW)]
+        due = [d.chat_id for d in store.outbox.due(NOW)]
     assert merged == 1
     assert statuses[OLD_GROUP][0] == "dropped"
     assert "merged" in str(statuses[OLD_GROUP][1])
@@ -77,6 +76,6 @@ def test_migrating_moves_a_delivery_the_supergroup_lacks(tmp_path: Path) -> None
         _record_opening(store)
         _subscribed(store, NEW_GROUP)  # subscribed after the alert: has no delivery of it
         merged = subscribers.migrate(OLD_GROUP, NEW_GROUP, now=NOW)
-        due = [d.chat_id for d in Outbox(store).due(NOW)]
+        due = [d.chat_id for d in store.outbox.due(NOW)]
     assert merged == 0
     assert due == [NEW_GROUP]

@@ -143,7 +143,7 @@ def _alert(kind: AlertKind = AlertKind.REGIME, **extra: object) -> StoredAlert:
         "prev_upper": 0.45,
     }
     fields.update(extra)
-    return StoredAlert(1, Alert(**fields), "plain text")  # type: ignore[arg-type]
+    return StoredAlert(1, Alert(**fields))  # type: ignore[arg-type]
 
 
 EPISODE = "spike:BTC~PSCT:30:2024-08-01"

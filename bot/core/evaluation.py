@@ -15,7 +15,7 @@ import pandas as pd
 
 from bot.core.analytics import Analytics, compute_analytics
 from bot.core.engine import AlertEngine, Mode, PairScan, PairState
-from bot.core.messages import Message, alert_message
+from bot.core.message import Message, Wording
 from bot.core.models import Alert, AlertKind, Pair, QualityIssue, QualityKind
 from bot.core.snapshot import Snapshot, build_snapshot
 
@@ -55,6 +55,7 @@ class Evaluator:
         analysis: AnalysisSettings,
         engine: AlertEngine,
         labels: Mapping[str, str],
+        wording: Wording,
     ) -> None:
         self.crypto = tuple(crypto)
         self.equities = tuple(equities)
@@ -62,6 +63,8 @@ class Evaluator:
         self.analysis = analysis
         self.engine = engine
         self.labels = dict(labels)
+        #: How alerts (and the digest) are put into words: the core decides what, not how.
+        self.wording = wording
 
     def analytics(self, returns: pd.DataFrame) -> Analytics:
         """Every pair and window over ``returns``."""
@@ -136,7 +139,7 @@ class Evaluator:
         for alert in alerts:
             if alert.session not in contexts:  # alerts of one session share their context
                 contexts[alert.session] = self.snapshot(analytics, regimes, at=alert.session)
-            messages.append((alert, alert_message(alert, contexts[alert.session])))
+            messages.append((alert, self.wording.alert(alert, contexts[alert.session])))
         return Evaluation(analytics, new_states, messages, snapshot, held_back)
 
     def snapshot(

@@ -31,7 +31,7 @@ import pandas as pd
 from bot.core.calendar import TradingCalendar
 from bot.core.models import Asset
 from bot.core.sampling import Sampling, target_instants
-from bot.core.store import Store
+from bot.core.store.prices import Prices
 
 if TYPE_CHECKING:  # market_data builds its statuses from this module
     from bot.core.market_data import RefreshSettings
@@ -100,7 +100,7 @@ class SymbolFreshness:
 
 
 def check_freshness(
-    store: Store,
+    prices: Prices,
     calendar: TradingCalendar,
     now: datetime,
     *,
@@ -126,7 +126,7 @@ def check_freshness(
         instants = pd.DatetimeIndex(
             target_instants(asset, closes, sampling.get(asset.symbol, "equity_close"))
         )
-        cached = store.load_prices(asset.symbol, since=instants[0])
+        cached = prices.load(asset.symbol, since=instants[0])
         usable = cached[cached > 0].index
         present = instants.isin(usable)
         due = instants <= cutoff
@@ -142,7 +142,7 @@ def check_freshness(
         first, last = int(where[0]), int(where[-1])
         behind = int((due & (np.arange(len(sessions)) > last)).sum())
         holes = ~present & (np.arange(len(sessions)) > first) & (np.arange(len(sessions)) < last)
-        known = instants.isin(store.known_gaps(asset.symbol))
+        known = instants.isin(prices.known_gaps(asset.symbol))
         pending = holes & horizon & ~instants.isin(cached.index)
         gaps = holes & ~pending & (known | ~horizon)
         found.append(
@@ -159,7 +159,7 @@ def check_freshness(
 
 
 def freshness_problems(
-    store: Store,
+    prices: Prices,
     calendar: TradingCalendar,
     now: datetime,
     settings: RefreshSettings,
@@ -175,7 +175,7 @@ def freshness_problems(
     """
     chosen = sampling if sampling is not None else default_sampling(assets, settings)
     report = check_freshness(
-        store,
+        prices,
         calendar,
         now,
         assets=assets,

@@ -29,7 +29,7 @@ from bot.core.models import Asset, QualityIssue, QualityKind, SymbolStatus
 from bot.core.panel import Panel, build_panel
 from bot.core.sampling import Sampling, target_instants
 from bot.core.sources.base import FetchRequest, Observations, PriceSource
-from bot.core.store import Store
+from bot.core.store.prices import Prices
 
 __all__ = ["MarketData", "RefreshReport", "RefreshSettings"]
 
@@ -71,7 +71,7 @@ class MarketData:
 
     def __init__(
         self,
-        store: Store,
+        prices: Prices,
         *,
         crypto: Sequence[Asset],
         equities: Sequence[Asset],
@@ -82,7 +82,7 @@ class MarketData:
         settings: RefreshSettings,
         show_progress: bool | None = None,
     ) -> None:
-        self._store = store
+        self._prices = prices
         self._crypto = tuple(crypto)
         self._equities = tuple(equities)
         self._sources = {a.symbol: crypto_source for a in crypto} | {
@@ -144,14 +144,14 @@ class MarketData:
                         if isinstance(result, DataError):
                             errors[symbol] = result
                             log.warning("refresh of %s failed: %s", symbol, result)
-                            self._store.record_fetch(
+                            self._prices.record_fetch(
                                 symbol, source=source.name, attempted_at=now, error=str(result)
                             )
                         else:
                             written[symbol] = self._save(request, result, closes, now)
                     bar.update(len(chunk))
         for asset in self.assets:
-            self._store.prune_before(asset.symbol, closes.iloc[0] - pd.Timedelta(days=1))
+            self._prices.prune_before(asset.symbol, closes.iloc[0] - pd.Timedelta(days=1))
         return RefreshReport(written=written, errors=errors)
 
     def _request_for(self, asset: Asset, closes: pd.Series) -> FetchRequest | None:
@@ -161,8 +161,8 @@ class MarketData:
         before the horizon existed gave up after the overlap).
         """
         targets = pd.DatetimeIndex(target_instants(asset, closes, self.sampling[asset.symbol]))
-        cached = self._store.load_prices(asset.symbol, since=targets[0]).index
-        known_gaps = self._store.known_gaps(asset.symbol)
+        cached = self._prices.load(asset.symbol, since=targets[0]).index
+        known_gaps = self._prices.known_gaps(asset.symbol)
         retrying = np.arange(len(targets)) >= len(targets) - self._settings.retry_sessions
         wanted = ~targets.isin(cached) & (~targets.isin(known_gaps) | retrying)
         overlap = self._settings.overlap_sessions
@@ -178,7 +178,7 @@ class MarketData:
         symbol = request.asset.symbol
         recent = closes.iloc[-max(self._settings.retry_sessions, 1) :]
         recent_instants = target_instants(request.asset, recent, self.sampling[symbol])
-        count = self._store.upsert_prices(
+        count = self._prices.upsert(
             symbol,
             found.closes,
             source=found.origin,
@@ -189,8 +189,8 @@ class MarketData:
             ~request.targets.isin(found.closes.index) & ~request.targets.isin(recent_instants)
         ]
         if len(absent):
-            self._store.record_gaps(symbol, absent, checked_at=now)  # type: ignore[arg-type]
-        self._store.record_fetch(symbol, source=found.origin, attempted_at=now, error=None)  # type: ignore[arg-type]
+            self._prices.record_gaps(symbol, absent, checked_at=now)  # type: ignore[arg-type]
+        self._prices.record_fetch(symbol, source=found.origin, attempted_at=now, error=None)  # type: ignore[arg-type]
         return count
 
     def _progress_enabled(self, total: int) -> bool:
@@ -203,10 +203,12 @@ class MarketData:
         closes = self.window()
         now = self._clock()
         since = closes.iloc[0] - pd.Timedelta(days=1)
-        cached = {a.symbol: self._store.load_prices(a.symbol, since=since) for a in self.assets}
+        cached = {a.symbol: self._prices.load(a.symbol, since=since) for a in self.assets}
         failures = [
             QualityIssue(symbol, QualityKind.FETCH_FAILED, f"last refresh failed: {record.error}")
-            for symbol, record in self._store.fetch_records([a.symbol for a in self.assets]).items()
+            for symbol, record in self._prices.fetch_records(
+                [a.symbol for a in self.assets]
+            ).items()
             if record.error
         ]
         return build_panel(
@@ -223,7 +225,7 @@ class MarketData:
     def freshness(self) -> list[SymbolFreshness]:
         """Per symbol, from the store: sessions behind, holes still fetched, holes given up."""
         return check_freshness(
-            self._store,
+            self._prices,
             self._calendar,
             self._clock(),
             assets=self.assets,
@@ -235,7 +237,7 @@ class MarketData:
 
     def statuses(self, panel: Panel) -> list[SymbolStatus]:
         """Per symbol: where its prices came from, their span, staleness and findings."""
-        records = self._store.fetch_records()
+        records = self._prices.fetch_records()
         fresh = {f.symbol: f for f in self.freshness()}
         statuses = []
         for asset in self.assets:
@@ -252,7 +254,7 @@ class MarketData:
                     else len(panel.prices)
                 )
             record = records.get(asset.symbol)
-            origins = self._store.price_sources(asset.symbol)
+            origins = self._prices.sources(asset.symbol)
             statuses.append(
                 SymbolStatus(
                     asset=asset,

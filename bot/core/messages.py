@@ -21,12 +21,12 @@ Renderers for the terminal (here) and Telegram HTML (in the adapter) turn the sa
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
+from bot.core.message import Message, Table
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.regimes import REGIMES, RegimeBands
 from bot.core.rules import regime as regime_rule
@@ -85,53 +85,6 @@ def fmt_z(value: float) -> str:
 def fmt_vol(value: float) -> str:
     """Annualized volatility as a whole percentage."""
     return "n/a" if math.isnan(value) else f"{value * 100:.0f}%"
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A small table; columns listed in ``right`` hold numbers and align right."""
-
-    caption: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    right: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A title, a one-line lead (why it matters), labelled facts, tables and a footer."""
-
-    title: str
-    lead: str
-    facts: tuple[tuple[str, str], ...] = ()
-    tables: tuple[Table, ...] = ()
-    footer: str = ""
-    notes: tuple[str, ...] = field(default=())
-
-    def to_json(self) -> str:
-        """Serialize, so the outbox can hold a message until it is delivered."""
-        return json.dumps(asdict(self), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> Message:
-        """Inverse of :meth:`to_json`."""
-        data = json.loads(text)
-        return cls(
-            title=data["title"],
-            lead=data["lead"],
-            facts=tuple((label, value) for label, value in data["facts"]),
-            tables=tuple(
-                Table(
-                    t["caption"],
-                    tuple(t["headers"]),
-                    tuple(tuple(row) for row in t["rows"]),
-                    tuple(t["right"]),
-                )
-                for t in data["tables"]
-            ),
-            footer=data["footer"],
-            notes=tuple(data["notes"]),
-        )
 
 
 def fmt_interval(lower: float, upper: float) -> str:
@@ -770,3 +723,15 @@ def table_lines(table: Table) -> list[str]:
         ).rstrip()
 
     return [line(table.headers), *(line(row) for row in table.rows)]
+
+
+class SubscriberWording:
+    """The words subscribers read, as the core's :class:`~bot.core.message.Wording` seam wants."""
+
+    def alert(self, alert: Alert, context: Snapshot | None) -> Message:
+        """The alert's message, with the numbers of its session around it."""
+        return alert_message(alert, context)
+
+    def digest(self, snapshot: Snapshot) -> Message:
+        """The daily digest: the ``/corr`` reply for the first crypto."""
+        return snapshot_message(snapshot)

@@ -1,4 +1,4 @@
-"""One sender per store: an exclusive, expiring lease kept in the ``meta`` table.
+"""One sender per store: an exclusive, expiring lease kept in the store's ``meta`` table.
 
 Two processes draining one outbox would each turn the other's in-flight rows back to
 ``pending`` and send them again. So a sender first takes the lease (a compare-and-set in
@@ -10,6 +10,7 @@ on this host whose process is gone loses it at once.
 The same row carries what ``/status`` and ``corrbot health`` need to know about the
 sender (running, paused since when and why, deliveries given up): it is written by the
 one process that sends and read by any other from the store (:func:`read_sender_state`).
+The compare-and-set itself is :meth:`bot.core.store.meta.Meta.swap_lease`.
 """
 
 from __future__ import annotations
@@ -19,19 +20,16 @@ import logging
 import os
 import secrets
 import socket
-import sqlite3
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
-from bot.core.store import Store
+from bot.core.store.meta import Meta
 
-__all__ = ["LEASE_KEY", "SenderLease", "SenderState", "read_sender_state"]
+__all__ = ["SenderLease", "SenderState", "read_sender_state"]
 
 log = logging.getLogger(__name__)
 
-#: The ``meta`` key of the lease row; no schema change needed.
-LEASE_KEY = "sender_lease"
 DEFAULT_TTL = timedelta(seconds=30)
 
 
@@ -91,12 +89,12 @@ class SenderState:
             raise ValueError(f"not a sender lease: {exc}") from None
 
 
-def read_sender_state(store: Store) -> SenderState | None:
+def read_sender_state(meta: Meta) -> SenderState | None:
     """The sender's state as last written, or ``None`` if no sender ever ran (or unreadable).
 
     Call :meth:`SenderState.live` with the current time to know whether it still runs.
     """
-    text = store.get_meta(LEASE_KEY)
+    text = meta.lease()
     if text is None:
         return None
     try:
@@ -119,9 +117,9 @@ class SenderLease:
     """
 
     def __init__(
-        self, store: Store, clock: Clock, *, holder: str | None = None, ttl: timedelta = DEFAULT_TTL
+        self, meta: Meta, clock: Clock, *, holder: str | None = None, ttl: timedelta = DEFAULT_TTL
     ) -> None:
-        self._store = store
+        self._meta = meta
         self._clock = clock
         self.holder = holder or new_holder_id()
         self.ttl = ttl
@@ -137,7 +135,7 @@ class SenderLease:
 
     def current(self) -> SenderState | None:
         """The lease row as stored now (whoever holds it)."""
-        return read_sender_state(self._store)
+        return read_sender_state(self._meta)
 
     def acquire(self) -> bool:
         """Take the lease if it is free, expired, released or already ours; ``True`` if taken."""
@@ -152,12 +150,13 @@ class SenderLease:
         if self._acquired_at is None:
             return
         now = self._clock()
-        with self._store.transaction() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (LEASE_KEY,)).fetchone()
-            state = _parse(row)
-            if state is not None and state.holder == self.holder:
-                released = replace(self._state(now), expires_at=now, released=True)
-                _put(conn, released.to_json())
+        released = replace(self._state(now), expires_at=now, released=True).to_json()
+
+        def give_back(stored: str | None) -> str | None:
+            state = _parse(stored)
+            return released if state is not None and state.holder == self.holder else None
+
+        self._meta.swap_lease(give_back)
         self._acquired_at = None
 
     def _state(self, now: datetime) -> SenderState:
@@ -174,20 +173,21 @@ class SenderLease:
     def _write(self, *, take: bool) -> bool:
         """The compare-and-set: read the row and write ours in one immediate transaction."""
         now = self._clock()
-        with self._store.transaction() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (LEASE_KEY,)).fetchone()
-            state = _parse(row)
+
+        def claim(stored: str | None) -> str | None:
+            state = _parse(stored)
             ours = state is not None and state.holder == self.holder and not state.released
             if not ours:
                 free = state is None or not state.live(now) or _dead_here(state.holder)
                 if not (take and free):
                     self._acquired_at = None
-                    return False
+                    return None
                 self._acquired_at = now
             elif self._acquired_at is None:
                 self._acquired_at = state.acquired_at if state is not None else now
-            _put(conn, self._state(now).to_json())
-        return True
+            return self._state(now).to_json()
+
+        return self._meta.swap_lease(claim)
 
 
 def _dead_here(holder: str) -> bool:
@@ -213,18 +213,10 @@ def _dead_here(holder: str) -> bool:
     return False
 
 
-def _parse(row: tuple[object, ...] | None) -> SenderState | None:
-    if row is None:
+def _parse(text: str | None) -> SenderState | None:
+    if text is None:
         return None
     try:
-        return SenderState.from_json(str(row[0]))
+        return SenderState.from_json(text)
     except ValueError:
         return None  # an unreadable lease is no lease: taking it over beats never sending
-
-
-def _put(conn: sqlite3.Connection, value: str) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (LEASE_KEY, value),
-    )

@@ -8,9 +8,8 @@ Commands read what the last run stored; they never wait on an exchange.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
@@ -21,14 +20,15 @@ from bot.core.engine import PairState
 from bot.core.evaluation import Evaluation, Evaluator
 from bot.core.freshness import SymbolFreshness
 from bot.core.market_data import MarketData, RefreshReport
-from bot.core.messages import Message, render_text, snapshot_message
+from bot.core.message import Message
 from bot.core.models import Alert, Pair, QualityIssue, QualityKind, SymbolStatus
-from bot.core.outbox import Outbox
 from bot.core.snapshot import Snapshot
-from bot.core.store import Store, StoredAlert, format_ts
-from bot.core.subscribers import Subscribers
+from bot.core.store import Store, StoredAlert
+from bot.core.store.chats import Subscribers
+from bot.core.store.meta import LastRun
+from bot.core.store.outbox import Outbox
 
-__all__ = ["CheckResult", "CorrService", "LastRun"]
+__all__ = ["CheckResult", "CorrService"]
 
 
 @dataclass(frozen=True)
@@ -74,27 +74,6 @@ class CheckResult:
         return lines
 
 
-@dataclass(frozen=True)
-class LastRun:
-    """The outcome of the latest daily job, persisted for /status and health checks."""
-
-    started_at: str
-    finished_at: str
-    ok: bool
-    alerts: int
-    as_of: str | None
-    problems: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        """Serialize for the store."""
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> LastRun:
-        """Inverse of :meth:`to_json`."""
-        return cls(**json.loads(text))
-
-
 class CorrService:
     """The daily job and the read side of the bot, independent of any transport."""
 
@@ -107,8 +86,21 @@ class CorrService:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._analytics: Analytics | None = None
-        self.subscribers = Subscribers(store)
-        self.outbox = Outbox(store)
+
+    @property
+    def store(self) -> Store:
+        """Where everything is kept (the sender and the status report read it too)."""
+        return self._store
+
+    @property
+    def subscribers(self) -> Subscribers:
+        """The subscribed chats and their settings."""
+        return self._store.subscribers
+
+    @property
+    def outbox(self) -> Outbox:
+        """The messages waiting to be delivered, per chat."""
+        return self._store.outbox
 
     @property
     def evaluator(self) -> Evaluator:
@@ -132,17 +124,16 @@ class CorrService:
                 evaluation.held_back,
                 freshness=tuple(self._market.freshness()),
             )
-            last = LastRun(
-                started_at=format_ts(started),
-                finished_at=format_ts(self._clock()),
-                ok=result.ok,
-                alerts=len(recorded),
-                as_of=None if result.snapshot is None else result.snapshot.as_of.isoformat(),
-                problems=result.problems(),
+            self._store.meta.record_run(
+                LastRun(
+                    started_at=started,
+                    finished_at=self._clock(),
+                    ok=result.ok,
+                    alerts=len(recorded),
+                    as_of=None if result.snapshot is None else result.snapshot.as_of,
+                    problems=result.problems(),
+                )
             )
-            self._store.set_meta("last_run", last.to_json())
-            if result.ok:
-                self._store.set_meta("last_success", last.to_json())
             return result
 
     def _evaluate(self) -> tuple[Evaluation, dict[Pair, pd.Timestamp]]:
@@ -155,9 +146,9 @@ class CorrService:
         window = self._evaluator.analysis.headline_window
         states = {
             pair: PairState.from_json(text)
-            for pair, text in self._store.engine_states(window).items()
+            for pair, text in self._store.alerts.engine_states(window).items()
         }
-        reopened = self._store.engine_reopenings(window)
+        reopened = self._store.alerts.reopenings(window)
         sessions = [ts.date() for ts in pd.DatetimeIndex(panel.prices.index)]
         for pair, instant in reopened.items():
             first = _session_of(instant, sessions)
@@ -174,9 +165,10 @@ class CorrService:
         snapshot = evaluation.snapshot
         digest = None
         if snapshot is not None:
-            digest = (f"digest:{snapshot.as_of.isoformat()}", snapshot_message(snapshot).to_json())
+            message = self._evaluator.wording.digest(snapshot)
+            digest = (f"digest:{snapshot.as_of.isoformat()}", message.to_json())
         return self._store.record_check(
-            [(alert, render_text(msg), msg.to_json()) for alert, msg in evaluation.alerts],
+            [(alert, msg.to_json()) for alert, msg in evaluation.alerts],
             window=self._evaluator.analysis.headline_window,
             states={pair: state.to_json() for pair, state in evaluation.states.items()},
             snapshot=None if snapshot is None else snapshot.to_json(),
@@ -194,7 +186,7 @@ class CorrService:
         async with self._lock:
             report = await self._market.refresh()
             evaluation, _ = await asyncio.to_thread(self._evaluate)
-        known = self._store.alert_keys(
+        known = self._store.alerts.known(
             [alert.key for alert, _ in evaluation.alerts]
             + [alert.episode for alert, _ in evaluation.alerts if alert.episode]
         )
@@ -212,30 +204,32 @@ class CorrService:
         one whose first alert is new too, whoever that one reaches.
         """
         if alert.opens_episode or alert.episode not in recorded:
-            return self.subscribers.count_eligible(alert.kind)
-        return self.subscribers.count_eligible(alert.kind, follows=alert.episode)
+            return self.outbox.audience(alert.kind)
+        return self.outbox.audience(alert.kind, follows=alert.episode)
 
     def notify(self, key: str, message: Message, chat_ids: Sequence[int]) -> bool:
         """Queue a notice (to admins) once per key; returns whether it was new."""
         if not chat_ids:
             return False
-        return self._store.record_notice(key, message.to_json(), list(chat_ids), now=self._clock())
+        return self.outbox.notice(key, message.to_json(), chat_ids, now=self._clock())
 
     # -- what the commands read --------------------------------------------------------
 
     def snapshot(self) -> Snapshot | None:
         """The snapshot stored by the last evaluation, if any."""
-        text = self._store.get_meta("snapshot")
-        return None if text is None else Snapshot.from_json(text)
+        return self._store.meta.snapshot()
 
     def recent_alerts(self, limit: int = 5) -> list[StoredAlert]:
         """The latest alerts, newest first."""
-        return self._store.recent_alerts(limit)
+        return self._store.alerts.recent(limit)
 
-    def last_run(self, key: str = "last_run") -> LastRun | None:
-        """The latest daily job (``last_run``) or the latest successful one (``last_success``)."""
-        text = self._store.get_meta(key)
-        return None if text is None else LastRun.from_json(text)
+    def last_run(self) -> LastRun | None:
+        """The latest daily job, whatever its outcome."""
+        return self._store.meta.last_run()
+
+    def last_success(self) -> LastRun | None:
+        """The latest daily job that went well."""
+        return self._store.meta.last_success()
 
     async def analytics(self) -> Analytics:
         """The analytics of the last evaluation, recomputed from the store after a restart."""

@@ -12,7 +12,7 @@ every normal getUpdates answer is timestamped so ``corrbot health`` can tell a l
 from a merely beating heartbeat. Telegram being unreachable at start is retried with backoff.
 Updates run concurrently but fairly (:class:`~bot.tg.ratelimit.FairUpdateProcessor`): one
 chat flooding commands cannot hold every slot; a 429 pause is kept in the store across
-restarts (:data:`PAUSE_KEY`).
+restarts (:meth:`bot.core.store.meta.Meta.extend_pause`).
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ from bot.core.calendar import nyse
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import DiskFullError, StoreError
 from bot.core.service import CorrService
-from bot.core.store import Store, format_ts, parse_ts
-from bot.health import HEARTBEAT_KEY, POLLED_KEY
+from bot.core.store import Store
 from bot.logsetup import register_secret
 from bot.scheduler import MISFIRE_GRACE_SECONDS, DailySchedule
 from bot.tg import handlers
@@ -63,13 +62,11 @@ from bot.tg.runtime import RUNTIME_KEY, Runtime
 from bot.tg.texts import COMMANDS, SLOW_DOWN, SLOW_DOWN_BUTTON, STORE_BUSY, STORE_FULL
 from bot.wiring import build_evaluator, build_market_data
 
-__all__ = ["EXIT_CONFLICT", "PAUSE_KEY", "PollingRequest", "build_application", "run_bot"]
+__all__ = ["EXIT_CONFLICT", "PollingRequest", "build_application", "run_bot"]
 
 log = logging.getLogger(__name__)
 
 EXIT_CONFLICT = 3
-#: Store meta key: until when Telegram asked us (429) to send nothing, so a restart obeys it.
-PAUSE_KEY = "telegram_pause_until"
 #: Start-up retries while Telegram cannot be reached: the first wait, doubling up to the last.
 START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 60.0
@@ -217,23 +214,15 @@ def _keep_pauses(limiter: PacedRateLimiter, rt: Runtime) -> None:
     store = rt.store
     if store is None:
         return
-    stored = store.get_meta(PAUSE_KEY)
-    if stored:
-        try:
-            left = (parse_ts(stored) - rt.service.now()).total_seconds()
-        except ValueError:
-            log.warning("ignoring unreadable %s %r", PAUSE_KEY, stored)
-        else:
-            if left > 0:
-                log.info("Telegram asked for a pause until %s: sending nothing until then", stored)
-                limiter.pause(left)
+    until = store.meta.pause_until()
+    if until is not None:
+        left = (until - rt.service.now()).total_seconds()
+        if left > 0:
+            log.info("Telegram asked for a pause until %s: sending nothing until then", until)
+            limiter.pause(left)
 
     def persist(seconds: float) -> None:
-        until = rt.service.now() + dt.timedelta(seconds=seconds)
-        previous = store.get_meta(PAUSE_KEY)
-        stamp = format_ts(until)
-        if previous is None or previous < stamp:
-            store.set_meta(PAUSE_KEY, stamp)
+        store.meta.extend_pause(rt.service.now() + dt.timedelta(seconds=seconds))
 
     limiter.on_pause = persist
 
@@ -298,12 +287,8 @@ def _schedule_jobs(application: AnyApplication, rt: Runtime) -> None:
         name="daily",
         job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True},
     )
-    success = rt.service.last_run("last_success")
-    last_success_at = (
-        None
-        if success is None
-        else dt.datetime.fromisoformat(success.finished_at.replace("Z", "+00:00"))
-    )
+    success = rt.service.last_success()
+    last_success_at = None if success is None else success.finished_at
     if rt.schedule.missed_run(rt.service.now(), last_success_at):
         log.info("a scheduled run was missed while the bot was down: catching up now")
         queue.run_once(
@@ -318,9 +303,7 @@ async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell `corrbot health` this process is alive (and its event loop is not stuck)."""
     rt: Runtime = context.application.bot_data[RUNTIME_KEY]
     if rt.store is not None:
-        rt.store.set_meta(HEARTBEAT_KEY, format_ts(rt.service.now()))
-        if rt.polled_at is not None:
-            rt.store.set_meta(POLLED_KEY, format_ts(rt.polled_at))
+        rt.store.meta.beat(rt.service.now(), polled_at=rt.polled_at)
 
 
 async def _catch_up(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -51,10 +51,10 @@ from telegram.error import (
 )
 
 from bot.core.errors import StoreError
-from bot.core.messages import Message
-from bot.core.outbox import Due
+from bot.core.message import Message
 from bot.core.sender_lease import SenderLease
 from bot.core.service import CorrService
+from bot.core.store.outbox import Due
 from bot.logsetup import redact
 from bot.metrics import Metrics
 from bot.tg.formatting import render_html_chunks
@@ -116,7 +116,7 @@ class Sender:
         self._outbox = service.outbox
         self._max_attempts = max_attempts
         self._admins = tuple(admins)
-        self.lease = lease or SenderLease(self._outbox.store, service.now)
+        self.lease = lease or SenderLease(service.store.meta, service.now)
         self._outage_after = max(1, outage_after)
         self._probe_first = probe_first
         self._probe_max = max(probe_first, probe_max)

@@ -24,7 +24,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.core.messages import snapshot_message
-from bot.core.subscribers import Chat, Level
+from bot.core.store.chats import Chat, Level
 from bot.tg.formatting import (
     alerts_list_html,
     escape,
@@ -223,8 +223,7 @@ def _freshness(rt: Runtime) -> str:
     last = rt.service.last_run()
     if last is None:
         return ""
-    finished = dt.datetime.fromisoformat(last.finished_at.replace("Z", "+00:00"))
-    age = rt.service.now() - finished
+    age = rt.service.now() - last.finished_at
     hours = int(age.total_seconds() // 3600)
     note = "" if last.ok else " (some data was missing: numbers may lag)"
     return f"\n<i>Updated {hours} h ago{escape(note)}.</i>"

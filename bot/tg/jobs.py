@@ -18,10 +18,12 @@ from telegram.ext import Application, CallbackContext
 
 from bot.core.errors import StoreError
 from bot.core.freshness import FROZEN_AFTER
-from bot.core.messages import Message
+from bot.core.message import Message
 from bot.core.models import SymbolStatus
 from bot.core.sender_lease import SenderState, read_sender_state
 from bot.core.service import CheckResult
+from bot.core.store import format_ts
+from bot.core.store.meta import LastRun
 from bot.logsetup import redact
 from bot.scheduler import MISFIRE_GRACE_SECONDS
 from bot.tg.formatting import escape, render_html_chunks
@@ -219,7 +221,7 @@ def status_html(rt: Runtime) -> str:
     """/status: subscribers, last run and its outcome, data freshness, next run, version."""
     service = rt.service
     now = service.now()
-    last, success = service.last_run(), service.last_run("last_success")
+    last, success = service.last_run(), service.last_success()
     counts = service.outbox.counts()
     lines = [
         f"<b>corrbot {escape(rt.version)}</b>",
@@ -229,7 +231,7 @@ def status_html(rt: Runtime) -> str:
         f"Next run: {rt.schedule.next_run(now).strftime('%a %Y-%m-%d %H:%M %Z')}",
         f"Outbox: {counts.pending} pending, {counts.sending} sending, {counts.sent} sent, "
         f"{counts.failed} failed, {counts.dropped} dropped",
-        f"Sender: {escape(_sender_line(read_sender_state(service.outbox.store), now))}",
+        f"Sender: {escape(_sender_line(read_sender_state(service.store.meta), now))}",
         "",
         "<b>Data</b>",
     ]
@@ -275,8 +277,10 @@ def _sender_line(state: SenderState | None, now: dt.datetime) -> str:
     return f"running{given_up}"
 
 
-def _run_line(run: Any) -> str:
+def _run_line(run: LastRun | None) -> str:
     if run is None:
         return "never"
     outcome = "ok" if run.ok else "with problems"
-    return escape(f"{run.finished_at} ({outcome}, {run.alerts} alerts, data as of {run.as_of})")
+    as_of = None if run.as_of is None else run.as_of.isoformat()
+    finished = format_ts(run.finished_at)
+    return escape(f"{finished} ({outcome}, {run.alerts} alerts, data as of {as_of})")

@@ -84,7 +84,7 @@ class RunningBot:
         alert = Alert(kind, Pair("BTC", "PSCT"), 30, key_day, 0.71, 0.12, 3.3, "linked", "linked")
         message = Message(title=f"{alert.pair} correlation spike", lead="Test alert.", footer="x")
         self.store.record_check(
-            [(alert, "text", message.to_json())],
+            [(alert, message.to_json())],
             window=30,
             states={},
             snapshot=None,
@@ -125,7 +125,7 @@ async def running_bot(
             try:
                 if ready:
                     await until(
-                        lambda: running.store.get_meta("snapshot") or task.done(),
+                        lambda: running.store.meta.snapshot() or task.done(),
                         30,
                         "the catch-up run",
                     )

@@ -1,4 +1,4 @@
-"""Subscribed chats and their settings, kept in the store.
+"""Subscribed chats and their settings: the ``chats`` table.
 
 Unsubscribing or being blocked deactivates a chat instead of deleting it, so a returning
 user finds the settings they chose. A group that Telegram migrates to a supergroup keeps
@@ -11,9 +11,9 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.models import AlertKind
-from bot.core.rules import SETTING_FOR
-from bot.core.store import Store, format_ts
+from bot.core.store.database import Database
+from bot.core.store.outbox import drop_chat, move_chat
+from bot.core.store.timestamps import format_ts
 
 __all__ = ["Chat", "Level", "Subscribers"]
 
@@ -62,12 +62,12 @@ def _chat(row: tuple[object, ...]) -> Chat:
 class Subscribers:
     """Reads and writes the ``chats`` table."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     def get(self, chat_id: int) -> Chat | None:
         """The chat, subscribed or not, or ``None`` if never seen."""
-        rows = self._store.query(f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?", [chat_id])
+        rows = self._db.query(f"SELECT {_COLUMNS} FROM chats WHERE chat_id = ?", [chat_id])
         return _chat(rows[0]) if rows else None
 
     def subscribe(
@@ -76,7 +76,7 @@ class Subscribers:
         """Activate the chat (keeping earlier settings); returns whether it was inactive."""
         stamp = format_ts(now)
         before = self.get(chat_id)
-        with self._store.transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO chats (chat_id, kind, title, thread_id, active, subscribed_at, "
                 "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
@@ -90,18 +90,13 @@ class Subscribers:
     def deactivate(self, chat_id: int, *, reason: str, now: datetime) -> bool:
         """Stop sending to the chat, keeping its settings; returns whether it was active."""
         stamp = format_ts(now)
-        with self._store.transaction() as conn:
+        with self._db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE chats SET active = 0, deactivated_reason = ?, unsubscribed_at = ?, "
                 "updated_at = ? WHERE chat_id = ? AND active = 1",
                 (reason, stamp, stamp, chat_id),
             )
-            # Whatever was waiting for this chat will not be sent: say so, do not lose it.
-            conn.execute(
-                "UPDATE deliveries SET status = 'dropped', last_error = ? "
-                "WHERE chat_id = ? AND status IN ('pending', 'sending')",
-                (f"chat deactivated: {reason}", chat_id),
-            )
+            drop_chat(conn, chat_id, reason)
         return cursor.rowcount == 1
 
     def migrate(self, old_id: int, new_id: int, *, now: datetime) -> int:
@@ -113,7 +108,7 @@ class Subscribers:
         there, answered "migrated" and retried for ever). Returns how many were merged.
         """
         stamp = format_ts(now)
-        with self._store.transaction() as conn:
+        with self._db.transaction() as conn:
             exists = conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (new_id,)).fetchone()
             if exists:
                 conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_id,))
@@ -123,19 +118,7 @@ class Subscribers:
                     "WHERE chat_id = ?",
                     (new_id, stamp, old_id),
                 )
-            merged = conn.execute(
-                "UPDATE deliveries SET status = 'dropped', last_error = ? "
-                "WHERE chat_id = ? AND status IN ('pending', 'sending') AND EXISTS ("
-                "SELECT 1 FROM deliveries n WHERE n.chat_id = ? "
-                "AND n.outbound_id = deliveries.outbound_id)",
-                (f"merged: chat migrated to {new_id}", old_id, new_id),
-            ).rowcount
-            conn.execute(
-                "UPDATE deliveries SET chat_id = ? "
-                "WHERE chat_id = ? AND status IN ('pending', 'sending')",
-                (new_id, old_id),
-            )
-        return int(merged)
+            return move_chat(conn, old_id, new_id)
 
     def update_settings(
         self,
@@ -156,34 +139,13 @@ class Subscribers:
             changes.append(("digest", int(digest)))
         if changes:
             assignments = ", ".join(f"{column} = ?" for column, _ in changes)
-            with self._store.transaction() as conn:
+            with self._db.transaction() as conn:
                 conn.execute(
                     f"UPDATE chats SET {assignments}, updated_at = ? WHERE chat_id = ?",
                     (*[value for _, value in changes], format_ts(now), chat_id),
                 )
         return self.get(chat_id)
 
-    def count_eligible(self, kind: AlertKind, *, follows: str | None = None) -> int:
-        """How many chats an alert of ``kind`` would reach.
-
-        A follow-up (``follows``: the key of its episode's recorded first alert) reaches only
-        the chats that were sent that first alert, as :func:`fan_out_follow_up` decides.
-        """
-        setting = SETTING_FOR[kind]  # a fixed column name, never user input
-        if follows is None:
-            rows = self._store.query(
-                f"SELECT COUNT(*) FROM chats WHERE active = 1 AND {setting} != 'off'"
-            )
-        else:
-            rows = self._store.query(
-                "SELECT COUNT(*) FROM chats c JOIN deliveries first ON first.chat_id = c.chat_id "
-                "JOIN outbound opening ON opening.id = first.outbound_id AND opening.key = ? "
-                f"WHERE c.active = 1 AND c.{setting} != 'off' "
-                "AND first.status IN ('pending', 'sending', 'sent')",
-                (follows,),
-            )
-        return int(str(rows[0][0]))
-
     def count_active(self) -> int:
         """How many chats receive alerts."""
-        return int(str(self._store.query("SELECT COUNT(*) FROM chats WHERE active = 1")[0][0]))
+        return int(str(self._db.query("SELECT COUNT(*) FROM chats WHERE active = 1")[0][0]))
