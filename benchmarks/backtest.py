@@ -23,9 +23,9 @@ from bot.core.analytics import Analytics
 from bot.core.calendar import nyse
 from bot.core.engine import AlertEngine, AlertSettings, PairState
 from bot.core.evaluation import AnalysisSettings, Evaluator
-from bot.core.messages import SubscriberWording
 from bot.core.models import Pair
 from bot.core.sources.synthetic import SyntheticMarket
+from bot.present.wording import SubscriberWording
 
 CRYPTO = ["BTC", "ETH", "SOL", "XRP", "DOGE"]
 EQUITIES = ["PSCT", "IWM", "QQQ", "IWO", "XSW", "XLK"]

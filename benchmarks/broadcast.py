@@ -46,15 +46,16 @@ from pathlib import Path
 
 from telegram.ext import AIORateLimiter, BaseRateLimiter, ExtBot
 
+from bot.compose import build_evaluator, build_market_data
 from bot.config import Config
 from bot.core.clock import utc_now
-from bot.core.messages import alert_message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.store import Store
-from bot.tg.delivery import DrainReport, Sender
+from bot.present.alerts import alert_message
+from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
-from bot.wiring import build_evaluator, build_market_data
+from bot.tg.settling import DrainReport
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 LIMIT = 30  # messages per second: Telegram's (and the fake's) overall limit
@@ -169,7 +170,7 @@ async def run_case(
                 after = subscribers // 10
                 helpers.append(asyncio.create_task(_inject(server, after, inject, stall, stop)))
             async with bot:
-                sender = Sender(bot, service, max_attempts=8, concurrency=32)
+                sender = Sender(bot, service.store, service.now, max_attempts=8, concurrency=32)
                 started = time.monotonic()
                 try:
                     report = await asyncio.wait_for(sender.drain(within=within), within + 60)

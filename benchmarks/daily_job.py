@@ -40,11 +40,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.compose import build_evaluator, build_market_data
 from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.service import CorrService
 from bot.core.store import Store
-from bot.wiring import build_evaluator, build_market_data
 
 FIRST_CHAT = 800_000_001
 WARM_UP_AS_OF = date(2024, 11, 1)  # the cache is filled as of this session; then one by one

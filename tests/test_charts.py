@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.charts import _ALERT_STYLE, comparison_chart, correlation_chart
 from bot.core.analytics import Analytics, compute_analytics
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.regimes import RegimeBands
+from bot.present.charts import _ALERT_STYLE, comparison_chart, correlation_chart
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CRYPTO = ["BTC", "ETH"]
@@ -182,7 +182,7 @@ def test_rendering_does_not_use_pyplot() -> None:
         """
         import sys
         from tests.test_charts import PAIR, _analytics, _returns
-        from bot.charts import _ALERT_STYLE, comparison_chart, correlation_chart
+        from bot.present.charts import _ALERT_STYLE, comparison_chart, correlation_chart
         from bot.core.regimes import RegimeBands
 
         analytics = _analytics(_returns(200))

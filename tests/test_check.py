@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.compose import build_evaluator, build_market_data
 from bot.config import load_config
 from bot.core.calendar import nyse
 from bot.core.sender_lease import SenderLease, read_sender_state
 from bot.core.service import CorrService
 from bot.core.store import Store
-from bot.wiring import build_evaluator, build_market_data
 from tests.fakes.bot_harness import spawn_corrbot, until
 from tests.fakes.clock import ProcessClock
 from tests.fakes.market import write_csv_market

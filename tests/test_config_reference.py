@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from bot.config import Config, load_config
-from bot.config_reference import comments_of, leaf_paths, render_reference
+from bot.config.reference import comments_of, leaf_paths, render_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ def test_committed_reference_is_up_to_date() -> None:
     """docs/configuration.md is exactly what the generator makes today."""
     committed = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert committed == render_reference(), (
-        "run: python -m bot.config_reference > docs/configuration.md"
+        "run: python -m bot.config.reference > docs/configuration.md"
     )
 
 

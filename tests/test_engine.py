@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.compose import alert_settings
 from bot.config import Config
 from bot.core.engine import AlertEngine, AlertSettings, PairScan, PairState
 from bot.core.models import Alert, AlertKind, Pair
-from bot.wiring import build_alert_settings
 
 PAIR = Pair("BTC", "PSCT")
 ENGINE = AlertEngine(AlertSettings())
@@ -56,7 +56,7 @@ def told(alerts: list[Alert]) -> list[tuple[AlertKind, date, bool]]:
 
 def test_alert_settings_defaults_are_the_configured_defaults() -> None:
     """One source of defaults: AlertSettings() equals what the default config builds."""
-    assert build_alert_settings(Config()) == AlertSettings()
+    assert alert_settings(Config()) == AlertSettings()
 
 
 def test_the_alert_window_and_variance_follow_the_shift_rule() -> None:

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.compose import build_evaluator
 from bot.config import Config
 from bot.core.engine import AlertEngine, AlertSettings, PairState
 from bot.core.evaluation import AnalysisSettings, Evaluation, Evaluator
-from bot.core.messages import SubscriberWording
 from bot.core.models import Alert, AlertKind, Pair, QualityIssue, QualityKind
-from bot.wiring import build_evaluator
+from bot.present.wording import SubscriberWording
 
 HEADLINE, SECOND = Pair("BTC", "PSCT"), Pair("BTC", "QQQ")
 PAIRS = (HEADLINE, SECOND)

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from yfinance.exceptions import YFRateLimitError
 
+from bot.compose import build_evaluator, build_market_data, refresh_settings
 from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.engine import PairState
@@ -32,7 +33,6 @@ from bot.core.sources.ccxt_source import CcxtSource
 from bot.core.sources.synthetic import SyntheticSource
 from bot.core.sources.yfinance_source import YFinanceSource
 from bot.core.store import Store, StoredAlert, format_ts
-from bot.wiring import build_evaluator, build_market_data, refresh_settings
 from tests.fakes.bot_harness import ADMIN, RunningBot, record_daily_retries, running_bot, until
 from tests.fakes.exchange import FakeExchanges
 from tests.fakes.market import StepSource, write_csv_market

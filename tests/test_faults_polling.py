@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.store import Store
-from bot.tg import app, handlers
+from bot.present.replies import SLOW_DOWN, SLOW_DOWN_BUTTON
+from bot.tg import app, handlers, replying
 from bot.tg.app import UPDATES_PER_CHAT
-from bot.tg.texts import SLOW_DOWN, SLOW_DOWN_BUTTON
 from tests.fakes.bot_harness import ADMIN, START, bot_config, running_bot, until
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
@@ -202,19 +202,19 @@ async def test_a_5xx_on_a_reply_is_retried(tmp_path: Path) -> None:
 async def test_a_reply_failing_every_attempt_is_given_up(tmp_path: Path) -> None:
     """5xx on every try: the reply is tried REPLY_ATTEMPTS times, then the update fails."""
     async with running_bot(tmp_path, ready=False) as bot:
-        bot.server.burst_5xx(handlers.REPLY_ATTEMPTS)  # a further try would succeed
+        bot.server.burst_5xx(replying.REPLY_ATTEMPTS)  # a further try would succeed
         bot.server.send_command("/help", chat_id=USER, user_id=USER)
-        await until(lambda: len(bot.server.calls("sendMessage")) >= handlers.REPLY_ATTEMPTS)
+        await until(lambda: len(bot.server.calls("sendMessage")) >= replying.REPLY_ATTEMPTS)
         bot.server.send_command("/about", chat_id=OTHER_USER, user_id=OTHER_USER)
         await bot.server.wait_for_reply(OTHER_USER, timeout=10)
         to_user = [r for r in bot.server.calls("sendMessage") if r.params["chat_id"] == USER]
-    assert len(to_user) == handlers.REPLY_ATTEMPTS
+    assert len(to_user) == replying.REPLY_ATTEMPTS
 
 
 async def test_runnow_runs_the_job_even_if_its_first_reply_fails(tmp_path: Path) -> None:
     """The acknowledgement is lost to 5xx on every try; the job still runs and reports."""
     async with running_bot(tmp_path) as bot:
-        bot.server.burst_5xx(handlers.REPLY_ATTEMPTS)
+        bot.server.burst_5xx(replying.REPLY_ATTEMPTS)
         bot.server.send_command("/runnow", chat_id=ADMIN, user_id=ADMIN)
         [summary] = await bot.server.wait_for_reply(ADMIN, timeout=30)
     assert "Daily job done" in summary.text

@@ -29,18 +29,18 @@ from telegram.ext import ExtBot
 
 import bot.tg  # noqa: F401 - sets PTB_TIMEDELTA before any RetryAfter is built
 from bot.cli import main
+from bot.compose import build_evaluator, build_market_data
 from bot.config import Config
 from bot.core.errors import DiskFullError, StoreError
-from bot.core.messages import Message
+from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.core.store.meta import LastRun
 from bot.core.store.migrations import MIGRATIONS
+from bot.present.replies import STORE_FULL
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
-from bot.tg.texts import STORE_FULL
-from bot.wiring import build_evaluator, build_market_data
 from tests.fakes.bot_harness import ADMIN, record_daily_retries, running_bot, until
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
@@ -519,7 +519,7 @@ async def test_store_locked_at_confirmation_does_not_send_twice(tmp_path: Path) 
                 rate_limiter=PacedRateLimiter(),
             )
             async with bot_api:
-                sender = Sender(bot_api, service)
+                sender = Sender(bot_api, service.store, service.now)
                 first_pass = asyncio.create_task(sender.drain(within=60.0))
                 await until(lambda: refused, 30, "recording the confirmed send to meet the lock")
                 holder.execute("ROLLBACK")  # the other process is done

@@ -30,14 +30,14 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 import bot.tg  # noqa: F401 - sets PTB_TIMEDELTA before any RetryAfter is built
-from bot.core.messages import Message
+from bot.compose import build_evaluator, build_market_data
+from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.store import Store, parse_ts
 from bot.core.store.chats import Level
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
-from bot.wiring import build_evaluator, build_market_data
 from tests.fakes.bot_harness import START, RunningBot, bot_config, running_bot, until
 from tests.fakes.clock import ManualClock, ProcessClock
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
@@ -157,7 +157,8 @@ async def sender_rig(
         async with api:
             sender = Sender(
                 api,
-                service,
+                store,
+                service.now,
                 max_attempts=max_attempts,
                 concurrency=concurrency,
                 **sender_options,

@@ -23,6 +23,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.compose import build_evaluator, refresh_settings
 from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.errors import DataError
@@ -30,7 +31,6 @@ from bot.core.market_data import MarketData
 from bot.core.service import CorrService
 from bot.core.sources.base import FetchRequest, FetchResults, Observations, PriceSource
 from bot.core.store import Store
-from bot.wiring import build_evaluator, refresh_settings
 from tests.fakes.market import StepSource
 
 #: Tuesday 2024-06-04 23:00 UTC; the market couples on the week's second session.

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
+from bot.cli.health import check_health
 from bot.config import Config
 from bot.core.sender_lease import SenderState
 from bot.core.store import Store
 from bot.core.store.meta import LastRun
-from bot.health import check_health
 from tests.fakes.clock import INSTANTS
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -16,7 +16,7 @@ from bot.core.market_data import MarketData, RefreshSettings
 from bot.core.models import Asset, AssetKind, QualityKind
 from bot.core.sources.base import FetchRequest, FetchResults, Observations, PriceSource
 from bot.core.store import Store
-from bot.render import fetch_table
+from bot.present.fetch import fetch_table
 
 BTC = Asset("BTC", AssetKind.CRYPTO, ccxt="BTC/USD")
 PSCT = Asset("PSCT", AssetKind.EQUITY)

@@ -15,22 +15,7 @@ import pandas as pd
 import pytest
 
 from bot.core.analytics import Analytics, compute_analytics
-from bot.core.messages import (
-    Message,
-    Table,
-    alert_message,
-    comparison_text,
-    fmt_change,
-    fmt_corr,
-    fmt_interval,
-    fmt_p,
-    fmt_vol,
-    fmt_with_interval,
-    fmt_z,
-    render_text,
-    snapshot_message,
-    study_evidence,
-)
+from bot.core.message import Message, Table
 from bot.core.models import Alert, AlertKind, Pair, QualityIssue, QualityKind
 from bot.core.regimes import RegimeBands
 from bot.core.rules import shift as shift_rule
@@ -42,6 +27,20 @@ from bot.core.snapshot import (
     build_snapshot,
 )
 from bot.core.stats import fisher_interval, volatility_adjusted
+from bot.present.alerts import alert_message
+from bot.present.context import comparison_text
+from bot.present.corr import snapshot_message
+from bot.present.numbers import (
+    fmt_change,
+    fmt_corr,
+    fmt_interval,
+    fmt_p,
+    fmt_vol,
+    fmt_with_interval,
+    fmt_z,
+)
+from bot.present.plain import render_text
+from bot.present.study import study_evidence
 
 CRYPTO = ("BTC", "ETH")
 EQUITIES = ("PSCT", "QQQ", "IWM")

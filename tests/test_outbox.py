@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.core.messages import Message
+from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.core.store.chats import Level

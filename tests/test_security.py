@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from bot.cli import main
-from bot.core.messages import Message
+from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.logsetup import redact, register_secret

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from telegram.ext import ExtBot
 
+from bot.compose import build_evaluator, build_market_data
 from bot.core.sender_lease import SenderLease, read_sender_state
 from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.tg.delivery import Sender
 from bot.tg.ratelimit import PacedRateLimiter
-from bot.wiring import build_evaluator, build_market_data
 from tests.fakes.bot_harness import START, bot_config, until
 from tests.fakes.clock import ManualClock
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
@@ -140,7 +140,7 @@ async def test_a_drain_during_a_running_broadcast_duplicates_nothing(tmp_path: P
             for api in bots:
                 await api.initialize()
             running, checking = (
-                Sender(api, service, concurrency=4, renew_every=0.2)
+                Sender(api, service.store, service.now, concurrency=4, renew_every=0.2)
                 for api, service in zip(bots, services, strict=True)
             )
             for day in range(ALERTS):
@@ -180,7 +180,7 @@ async def test_a_second_run_waits_for_the_lease_and_takes_over_when_released(
             first.acquire()
             _record_alert(store, clock())
             async with ExtBot(TOKEN, base_url=server.base_url) as api:
-                second = Sender(api, service, renew_every=0.1)
+                second = Sender(api, service.store, service.now, renew_every=0.1)
                 task = asyncio.create_task(second.run())
                 await asyncio.sleep(0.5)
                 sent_while_held = len(server.calls("sendMessage"))
@@ -206,7 +206,7 @@ async def test_a_drain_beside_a_live_sender_sends_nothing_and_names_it(tmp_path:
             _lease(store, clock, "elsewhere:1:x").acquire()
             _record_alert(store, clock())
             async with ExtBot(TOKEN, base_url=server.base_url) as api:
-                report = await Sender(api, service).drain(within=2.0)
+                report = await Sender(api, service.store, service.now).drain(within=2.0)
             pending = store.query("SELECT status FROM deliveries")
             await service.close()
     assert report.left_to == "elsewhere:1:x"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.compose import build_evaluator, build_market_data, refresh_settings
 from bot.config import Config
 from bot.core.calendar import nyse
 from bot.core.engine import PairState
@@ -16,7 +17,6 @@ from bot.core.models import Alert, AlertKind, Pair
 from bot.core.service import CorrService
 from bot.core.sources.synthetic import SyntheticSource
 from bot.core.store import Store, StoredAlert
-from bot.wiring import build_evaluator, build_market_data, refresh_settings
 from tests.fakes.market import StepSource
 from tests.fakes.outbox import queued_text
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from bot.core.errors import StoreError
-from bot.core.messages import Message
+from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store, format_ts, parse_ts
 from bot.core.store.migrations import MIGRATIONS

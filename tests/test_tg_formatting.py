@@ -18,13 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.messages import Message, Table, alert_message, render_text, snapshot_message
+from bot.core.message import Message, Table
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import StoredAlert
+from bot.present.alerts import alert_message, alerts_list_html
+from bot.present.corr import snapshot_message
+from bot.present.markup import escape
+from bot.present.plain import render_text
 from bot.tg.formatting import (
     MAX_MESSAGE_LENGTH,
-    alerts_list_html,
-    escape,
     render_html,
     render_html_chunks,
     split_html,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bot.core.evaluation import Evaluation, Evaluator
-from bot.core.messages import render_text
+from bot.core.message import Message
 from bot.core.models import AlertKind
 
 __all__ = ["ALERT_COLUMNS", "BacktestResult", "run_backtest"]
@@ -57,8 +58,8 @@ class BacktestResult:
         long["date"] = pd.DatetimeIndex(long["date"]).strftime("%Y-%m-%d")
         return long.sort_values(["date", "crypto", "equity", "window"], kind="stable")
 
-    def alerts(self) -> pd.DataFrame:
-        """One row per alert, with the message a subscriber would have read."""
+    def alerts(self, text: Callable[[Message], str]) -> pd.DataFrame:
+        """One row per alert, with the message a subscriber would have read, as ``text`` puts it."""
         rows = [
             (
                 alert.session.isoformat(),
@@ -71,7 +72,7 @@ class BacktestResult:
                 round(alert.z, 4),
                 alert.regime_from,
                 alert.regime_to,
-                render_text(message),
+                text(message),
                 alert.direction,
                 _rounded(alert.lower),
                 _rounded(alert.upper),
@@ -110,12 +111,12 @@ class BacktestResult:
         table.index.name = "year"
         return table
 
-    def write(self, folder: Path) -> dict[str, Path]:
-        """Write ``correlations.csv`` and ``alerts.csv`` into ``folder``."""
+    def write(self, folder: Path, *, text: Callable[[Message], str]) -> dict[str, Path]:
+        """Write ``correlations.csv`` and ``alerts.csv`` (messages as ``text`` puts them)."""
         folder.mkdir(parents=True, exist_ok=True)
         paths = {"correlations": folder / "correlations.csv", "alerts": folder / "alerts.csv"}
         self.correlations().to_csv(paths["correlations"], index=False, float_format="%.6f")
-        self.alerts().to_csv(paths["alerts"], index=False)
+        self.alerts(text).to_csv(paths["alerts"], index=False)
         return paths
 
 

@@ -15,6 +15,9 @@ construction. Three nulls, each keeping a different part of the real data:
 
 The nulls go through the engine in chunks of paths at once (arrays of shape
 (paths, sessions)), so a thousand ten-year histories take seconds.
+
+Long because the three nulls, the batched run through the engine and the rates it reports
+are one measurement; split, each part would be meaningless without the others.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Live runs differ from a backtest in two ways: a pair seen for the first time is 
 silently over its history (a new bot must not announce years-old events), and after
 downtime the missed sessions are summarized as the net change, told once, instead of a
 burst of stale alerts.
+
+Long because warming up, walking new sessions and summarizing downtime share the state they
+advance; each is a short method, and the state's JSON form lives with it.
 """
 
 from __future__ import annotations

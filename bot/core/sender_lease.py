@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
+from bot.core.errors import StoreError
 from bot.core.store.meta import Meta
 
 __all__ = ["SenderLease", "SenderState", "read_sender_state"]
@@ -144,6 +145,16 @@ class SenderLease:
     def renew(self) -> bool:
         """Extend our lease and publish our state; ``False`` if it is no longer ours."""
         return self._write(take=False)
+
+    def publish(self) -> None:
+        """Write this holder's state now (a pause, a give-up), not at the next renewal.
+
+        A store that cannot take it is only logged: the next renewal carries the state.
+        """
+        try:
+            self.renew()
+        except StoreError as exc:
+            log.warning("cannot record the sender state: %s", exc)
 
     def release(self) -> None:
         """Give the lease back (if still ours) so the next sender need not wait for expiry."""

@@ -5,6 +5,10 @@ plain frozen value, serializable to JSON, so chat commands read it from the stor
 of recomputing anything or waiting on an exchange. Every correlation in it carries the
 sessions it used and its 95% interval; "which equity leads" and "Bitcoin against the
 altcoins" are tests of dependent correlations (Williams/Steiger), never a bare ranking.
+
+Long (about 450 lines) because the value, how it is built from the analytics and how it
+round-trips through JSON change together: a field added to a reading is built, stored and
+read back in one place.
 """
 
 from __future__ import annotations

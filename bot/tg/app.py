@@ -1,18 +1,15 @@
-"""The running bot: python-telegram-bot Application, long polling, the daily job, delivery.
+"""The running bot: the python-telegram-bot Application, its handlers, and how it runs.
 
-Services are created in ``post_init`` and closed in ``post_shutdown`` (kept in
-``bot_data``), as in PTB's own rules-bot. :func:`run_bot` owns the lifecycle so it can stop
-cleanly on SIGTERM/SIGINT (stop polling, let in-flight deliveries finish or persist them,
-close exchange sessions and the store) and stop with a clear message when another instance
-polls the same token (Telegram's "Conflict: terminated by other getUpdates request").
+:func:`run_bot` follows ``Application.run_polling``'s own sequence (initialize, ``post_init``,
+poll, start; then stop, ``post_stop``, shutdown, ``post_shutdown``; the hooks are in
+:mod:`bot.tg.lifecycle`) in its documented manual form, because it needs three things
+``run_polling`` does not do: retry while Telegram is unreachable at start (a DNS failure or
+an outage must not crash-loop the container), stop on an event as well as on SIGTERM/SIGINT,
+and exit 3 with a clear message when another instance polls the same token (Telegram's
+"Conflict: terminated by other getUpdates request"), 2 on a rejected token.
 
-Polling is hardened where PTB's Updater would wedge: an update PTB cannot parse is skipped
-(logged once, its ``update_id`` confirmed) instead of being fetched again in a busy loop, and
-every normal getUpdates answer is timestamped so ``corrbot health`` can tell a live poller
-from a merely beating heartbeat. Telegram being unreachable at start is retried with backoff.
 Updates run concurrently but fairly (:class:`~bot.tg.ratelimit.FairUpdateProcessor`): one
-chat flooding commands cannot hold every slot; a 429 pause is kept in the store across
-restarts (:meth:`bot.core.store.meta.Meta.extend_pause`).
+chat flooding commands cannot hold every slot.
 """
 
 from __future__ import annotations
@@ -22,10 +19,9 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import Callable
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -43,26 +39,19 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot import __version__
 from bot.config import Config
-from bot.core.calendar import nyse
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import DiskFullError, StoreError
-from bot.core.service import CorrService
-from bot.core.store import Store
 from bot.logsetup import register_secret
-from bot.scheduler import MISFIRE_GRACE_SECONDS, DailySchedule
+from bot.present.replies import SLOW_DOWN, SLOW_DOWN_BUTTON, STORE_BUSY, STORE_FULL
 from bot.tg import handlers
-from bot.tg.delivery import Sender
-from bot.tg.jobs import daily_tick, run_daily_job
+from bot.tg.lifecycle import Lifecycle
+from bot.tg.polling import PollingRequest
 from bot.tg.ratelimit import FairUpdateProcessor, PacedRateLimiter
-from bot.tg.runtime import RUNTIME_KEY, Runtime
-from bot.tg.texts import COMMANDS, SLOW_DOWN, SLOW_DOWN_BUTTON, STORE_BUSY, STORE_FULL
-from bot.wiring import build_evaluator, build_market_data
 
-__all__ = ["EXIT_CONFLICT", "PollingRequest", "build_application", "run_bot"]
+__all__ = ["EXIT_CONFLICT", "build_application", "run_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -77,65 +66,11 @@ MAX_UPDATES_ADMITTED = 256
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-class PollingRequest(HTTPXRequest):
-    """The getUpdates connection: skips updates PTB cannot parse and notes normal answers.
-
-    PTB's Updater logs an update it cannot parse (a ``message`` without ``date``, say) and
-    asks again with the same offset, so Telegram returns the same update at once, forever: a
-    busy loop in which no command is answered. Here each update is test-parsed; one that
-    fails is replaced by its bare ``{"update_id": N}`` (which no handler matches), so the
-    Updater confirms it with its next offset and it is logged exactly once.
-    ``on_returned`` is called after every answer that came back normally.
-    """
-
-    def __init__(self, *, read_timeout: float) -> None:
-        super().__init__(connection_pool_size=1, read_timeout=read_timeout)
-        self.on_returned: Callable[[], None] | None = None
-        self.skipped = 0
-
-    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
-        """Telegram's answer, with unparsable updates reduced to their ``update_id``.
-
-        PTB's documented hook for decoding answers; this request serves only getUpdates,
-        so a successful answer whose result is a list is a batch of updates.
-        """
-        answer = super().parse_json_payload(payload)
-        result = answer.get("result")
-        if answer.get("ok") and isinstance(result, list):
-            answer["result"] = [self._readable(item) for item in result]
-            if self.on_returned is not None:
-                self.on_returned()
-        return answer
-
-    def _readable(self, item: Any) -> Any:
-        try:
-            Update.de_json(item, None)
-        except Exception as exc:
-            update_id = item.get("update_id") if isinstance(item, dict) else None
-            self.skipped += 1
-            log.warning(
-                "skipped update %s: python-telegram-bot cannot read it (%s: %s)",
-                update_id,
-                type(exc).__name__,
-                exc,
-            )
-            if isinstance(update_id, int):
-                return {"update_id": update_id}
-            raise
-        return item
-
-
 def build_application(config: Config, token: str, *, clock: Clock = utc_now) -> AnyApplication:
     """An Application pointed at ``telegram.api_base_url``, handlers registered."""
     polling = PollingRequest(read_timeout=config.telegram.poll_timeout_seconds + 10)
     limiter = PacedRateLimiter(per_second=config.delivery.messages_per_second)
-
-    async def post_init(application: AnyApplication) -> None:
-        await _start_services(application, config, clock)
-        rt: Runtime = application.bot_data[RUNTIME_KEY]
-        polling.on_returned = lambda: setattr(rt, "polled_at", rt.service.now())
-        _keep_pauses(limiter, rt)
-
+    hooks = Lifecycle(config, clock, limiter=limiter, polling=polling)
     application = (
         ApplicationBuilder()
         .token(token)
@@ -151,8 +86,9 @@ def build_application(config: Config, token: str, *, clock: Clock = utc_now) -> 
                 slow_down=_slow_down,
             )
         )
-        .post_init(post_init)
-        .post_shutdown(_close_services)
+        .post_init(hooks.post_init)
+        .post_stop(hooks.post_stop)
+        .post_shutdown(hooks.post_shutdown)
         .build()
     )
     _register_handlers(application)
@@ -209,116 +145,6 @@ async def _slow_down(update: Update) -> None:
         await message.reply_text(SLOW_DOWN, do_quote=False)
 
 
-def _keep_pauses(limiter: PacedRateLimiter, rt: Runtime) -> None:
-    """Honour a 429 pause a previous process was told about, and persist new ones."""
-    store = rt.store
-    if store is None:
-        return
-    until = store.meta.pause_until()
-    if until is not None:
-        left = (until - rt.service.now()).total_seconds()
-        if left > 0:
-            log.info("Telegram asked for a pause until %s: sending nothing until then", until)
-            limiter.pause(left)
-
-    def persist(seconds: float) -> None:
-        store.meta.extend_pause(rt.service.now() + dt.timedelta(seconds=seconds))
-
-    limiter.on_pause = persist
-
-
-async def _start_services(application: AnyApplication, config: Config, clock: Clock) -> None:
-    store = Store.open(config.storage.path)
-    market = build_market_data(config, store, clock, show_progress=False)
-    service = CorrService(store, market, build_evaluator(config), clock=clock)
-    schedule = DailySchedule(
-        dt.time(*config.schedule.hour_minute), config.schedule.timezone, nyse()
-    )
-    rt = Runtime(
-        config=config, service=service, schedule=schedule, store=store, version=__version__
-    )
-    application.bot_data[RUNTIME_KEY] = rt
-    await _subscribe_channel(application, rt)
-    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
-    rt.metrics.count_subscribers_with(service.subscribers.count_active)
-    if config.metrics.port is not None:
-        rt.metrics.serve(config.metrics.port, config.metrics.address)
-    rt.sender = Sender(
-        application.bot,
-        service,
-        max_attempts=config.delivery.max_attempts,
-        concurrency=config.delivery.concurrency,
-        metrics=rt.metrics,
-        admins=config.telegram.admins,
-    )
-    rt.sender_task = asyncio.create_task(rt.sender.run(), name="sender")
-    _schedule_jobs(application, rt)
-
-
-async def _subscribe_channel(application: AnyApplication, rt: Runtime) -> None:
-    """``telegram.channel`` is subscribed like any chat, with every alert switched on."""
-    channel = rt.config.telegram.channel
-    if channel is None:
-        return
-    try:
-        chat = await application.bot.get_chat(channel)
-    except TelegramError as exc:
-        log.error("telegram.channel %s cannot be reached: %s", channel, exc)  # noqa: TRY400
-        return
-    rt.service.subscribers.subscribe(
-        chat.id,
-        kind="channel",
-        title=chat.title or str(channel),
-        thread_id=None,
-        now=rt.service.now(),
-    )
-
-
-def _schedule_jobs(application: AnyApplication, rt: Runtime) -> None:
-    queue = application.job_queue
-    if queue is None:  # the job-queue extra is a declared dependency
-        raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
-    queue.run_repeating(
-        _heartbeat, interval=rt.config.health.heartbeat_seconds, first=0.1, name="heartbeat"
-    )
-    queue.run_daily(
-        daily_tick,
-        time=rt.schedule.time_of_day,
-        name="daily",
-        job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True},
-    )
-    success = rt.service.last_success()
-    last_success_at = None if success is None else success.finished_at
-    if rt.schedule.missed_run(rt.service.now(), last_success_at):
-        log.info("a scheduled run was missed while the bot was down: catching up now")
-        queue.run_once(
-            _catch_up,
-            when=1.0,
-            name="catch-up",
-            job_kwargs={"misfire_grace_time": MISFIRE_GRACE_SECONDS},
-        )
-
-
-async def _heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Tell `corrbot health` this process is alive (and its event loop is not stuck)."""
-    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
-    if rt.store is not None:
-        rt.store.meta.beat(rt.service.now(), polled_at=rt.polled_at)
-
-
-async def _catch_up(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await run_daily_job(context.application, reason="catch-up")
-
-
-async def _close_services(application: AnyApplication) -> None:
-    rt = application.bot_data.get(RUNTIME_KEY)
-    if not isinstance(rt, Runtime):
-        return
-    await rt.service.close()
-    if rt.store is not None:
-        rt.store.close()
-
-
 async def run_bot(
     config: Config,
     token: str,
@@ -354,7 +180,7 @@ async def run_bot(
         await application.bot.shutdown()
         _remove_signal_handlers(loop)
         return 0
-    try:
+    try:  # python-telegram-bot's documented manual start and stop, with its hooks
         if application.post_init is not None:
             await application.post_init(application)
         await application.updater.start_polling(  # type: ignore[union-attr]
@@ -366,7 +192,7 @@ async def run_bot(
         log.info("corrbot %s running", __version__)
         await stop.wait()
     finally:
-        await _shutdown(application)
+        await _stop(application)
         _remove_signal_handlers(loop)
     if conflict:
         log.error(
@@ -419,20 +245,15 @@ async def _initialize(application: AnyApplication, stop: asyncio.Event) -> bool:
     return False
 
 
-async def _shutdown(application: AnyApplication) -> None:
-    """Stop polling, let deliveries finish or persist, stop jobs, close services."""
+async def _stop(application: AnyApplication) -> None:
+    """The stop half of ``Application.run_polling``: polling, the application, the hooks."""
     updater = application.updater
     if updater is not None and updater.running:
         await updater.stop()
-    rt = application.bot_data.get(RUNTIME_KEY)
-    if isinstance(rt, Runtime) and rt.sender is not None:
-        await rt.sender.stop(grace=10.0)
-        if rt.sender_task is not None:
-            rt.sender_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await rt.sender_task
     if application.running:
         await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
+    await application.shutdown()
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
-    await application.shutdown()

@@ -1,10 +1,9 @@
-"""Telegram HTML rendering of :class:`~bot.core.messages.Message`, and message splitting.
+"""Telegram HTML rendering of :class:`~bot.core.message.Message`, and message splitting.
 
 Telegram's HTML parse mode knows only a handful of tags (``b``, ``i``, ``u``, ``s``,
 ``code``, ``pre``, ``a``, ``blockquote``, ``tg-spoiler``) and rejects the whole message when
 a ``<``, ``>`` or ``&`` is left unescaped or a tag is left open. So every user-visible piece
-of text goes through :func:`escape` here, and nothing else builds markup: a label such as
-``S&P <500>``, a negative number or a pair such as ``BTC~PSCT`` can never break parsing.
+of text goes through :func:`~bot.present.markup.escape` here.
 
 Telegram also rejects a message longer than 4096 characters (UTF-16 code units, counted
 after entity parsing). :func:`split_html` cuts longer HTML into chunks that each fit, counted
@@ -14,28 +13,17 @@ still open at a cut and re-opening them in the next chunk.
 
 from __future__ import annotations
 
-import html
 import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.messages import (
-    ARROW,
-    Message,
-    Table,
-    fmt_change,
-    fmt_with_interval,
-    fmt_z,
-    table_lines,
-)
-from bot.core.models import AlertKind
-from bot.core.store import StoredAlert
+from bot.core.message import Message, Table
+from bot.present.markup import escape
+from bot.present.plain import table_lines
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
-    "alerts_list_html",
-    "escape",
     "render_html",
     "render_html_chunks",
     "split_html",
@@ -46,15 +34,6 @@ __all__ = [
 MAX_MESSAGE_LENGTH = 4096
 
 NOTE_MARK = "⚠️ "
-SEPARATOR = " · "
-
-
-def escape(text: str) -> str:
-    """Text made safe for Telegram HTML outside attributes: ``&``, ``<`` and ``>`` escaped.
-
-    Quotes are left alone (they are harmless in text and would only add noise and length).
-    """
-    return html.escape(text, quote=False)
 
 
 def utf16_len(text: str) -> int:
@@ -100,41 +79,6 @@ def _html_table(table: Table) -> str:
     body = "\n".join(escape(line) for line in table_lines(table))
     pre = f"<pre>{body}</pre>"
     return f"<i>{escape(table.caption)}</i>\n{pre}" if table.caption else pre
-
-
-def alerts_list_html(alerts: Sequence[StoredAlert]) -> str:
-    """The ``/alerts`` reply: one line per alert, in the order given (newest first)."""
-    if not alerts:
-        return "No alerts yet. They appear here once a pair's correlation moves."
-    lines = ["<b>Recent alerts</b>", "<i>Correlations with their 95% intervals.</i>", ""]
-    lines.extend(_alert_line(stored) for stored in alerts)
-    return "\n".join(lines)
-
-
-def _alert_line(stored: StoredAlert) -> str:
-    """``2024-08-26 · BTC~PSCT · spike: 0.34 (0.20 to 0.46) → 0.59 (0.30 to 0.78), ...``.
-
-    Every kind reads its own way; a silent follow-up inside an episode says it is one, and
-    a catch-up after downtime since when. All of it escaped.
-    """
-    alert = stored.alert
-    now = fmt_with_interval(alert.corr, alert.lower, alert.upper, short=True)
-    was = fmt_with_interval(alert.prev_corr, alert.prev_lower, alert.prev_upper, short=True)
-    follow_up = not alert.notify and not alert.opens_episode
-    kind = f"{alert.kind.value} follow-up" if follow_up else alert.kind.value
-    if alert.kind is AlertKind.REGIME:
-        regimes = f"{alert.regime_from or 'n/a'} {ARROW} {alert.regime_to or 'n/a'}"
-        what = f"{kind}: {regimes}, {now}, was {was}"
-    elif alert.kind is AlertKind.SETTLED:
-        start = " at the episode's start" if follow_up else ""
-        what = f"{kind}: back in line, {now}, was {was}{start}"
-    else:
-        what = f"{kind}: {was} {ARROW} {now}, change {fmt_change(alert.change)}, z {fmt_z(alert.z)}"
-    if alert.catch_up:
-        since = f" since {alert.since.isoformat()}" if alert.since else ""
-        what = f"catch-up{since}, {what}"
-    when = alert.session.isoformat()
-    return f"{escape(when)}{SEPARATOR}<b>{escape(str(alert.pair))}</b>{SEPARATOR}{escape(what)}"
 
 
 # --------------------------------------------------------------------------- splitting

@@ -17,23 +17,21 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext
 
 from bot.core.errors import StoreError
-from bot.core.freshness import FROZEN_AFTER
 from bot.core.message import Message
-from bot.core.models import SymbolStatus
-from bot.core.sender_lease import SenderState, read_sender_state
 from bot.core.service import CheckResult
-from bot.core.store import format_ts
-from bot.core.store.meta import LastRun
 from bot.logsetup import redact
-from bot.scheduler import MISFIRE_GRACE_SECONDS
-from bot.tg.formatting import escape, render_html_chunks
+from bot.present import notices
+from bot.tg.formatting import render_html_chunks
 from bot.tg.runtime import RUNTIME_KEY, Runtime
 
-__all__ = ["daily_tick", "run_daily_job", "status_html"]
+__all__ = ["MISFIRE_GRACE_SECONDS", "daily_tick", "run_daily_job"]
 
 log = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+#: A run delayed by a busy loop still happens if it is at most this late (APScheduler's
+#: default grace is one second: a busy moment would drop the day's run).
+MISFIRE_GRACE_SECONDS = 6 * 3600
 
 
 async def daily_tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
@@ -60,11 +58,11 @@ async def run_daily_job(application: AnyApplication, *, reason: str) -> str:
             detail = redact(f"{type(exc).__name__}: {exc}")  # never a secret in a message
             retry_at = _schedule_retry(application, rt, started)
             if retry_at is not None:
-                detail += f"\nRetrying at {retry_at:%H:%M} UTC."
+                detail += notices.retrying_at(retry_at)
             await _notify_admins(
-                application, rt, f"failed:{started:%Y-%m-%dT%H}", "The daily job failed", detail
+                application, rt, f"failed:{started:%Y-%m-%dT%H}", notices.JOB_FAILED, detail
             )
-            return f"The daily job failed: {escape(detail)}"
+            return notices.job_failed_html(detail)
         if rt.sender is not None:
             rt.sender.wake()
         elapsed = (rt.service.now() - started).total_seconds()
@@ -89,7 +87,7 @@ async def run_daily_job(application: AnyApplication, *, reason: str) -> str:
             },
         )
         await _follow_up(application, rt, result, started)
-        return _summary(result, elapsed)
+        return notices.job_summary_html(result, elapsed)
 
 
 def _record_metrics(rt: Runtime, result: CheckResult, elapsed: float) -> None:
@@ -113,12 +111,11 @@ async def _follow_up(
     # A feed that never delivered did not stop moving: the late-data notice covers it.
     stopped = [feed for feed in result.frozen if feed.last_session is not None]
     if stopped:
-        title = "Price feeds stopped moving" if len(stopped) > 1 else "A price feed stopped moving"
         await _notify_admins(
             application,
             rt,
             "|".join(feed.notice_key for feed in stopped),
-            title,
+            notices.feeds_stopped(len(stopped)),
             "\n".join(line for feed in stopped for line in feed.problems()),
         )
     if result.ok or not result.stale:
@@ -127,7 +124,7 @@ async def _follow_up(
                 application,
                 rt,
                 f"problems:{started:%Y-%m-%d}",
-                "The daily job had problems",
+                notices.JOB_HAD_PROBLEMS,
                 "\n".join(result.problems()),
             )
         return
@@ -140,8 +137,7 @@ async def _follow_up(
         application,
         rt,
         f"stale:{session.isoformat()}",
-        f"No complete data for {session.isoformat()} after "
-        f"{rt.config.schedule.retry_for_minutes} minutes of retries",
+        notices.no_complete_data(session, rt.config.schedule.retry_for_minutes),
         "\n".join(result.problems()),
     )
 
@@ -186,7 +182,7 @@ async def _notify_admins(
     if not admins:
         log.warning("%s (no admins configured to tell): %s", title, detail)
         return
-    message = Message(title=title, lead=detail[:3000] or "See the logs.", footer="corrbot")
+    message = notices.notice(title, detail)
     try:
         queued = rt.service.notify(f"notice:{key}", message, admins)
     except StoreError as exc:
@@ -204,83 +200,3 @@ async def _send_directly(application: AnyApplication, admins: list[int], message
                 await application.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML)
         except TelegramError as exc:
             log.error("cannot tell admin %s: %s", chat_id, exc)  # noqa: TRY400
-
-
-def _summary(result: CheckResult, elapsed: float) -> str:
-    snapshot = result.snapshot
-    as_of = snapshot.as_of.isoformat() if snapshot else "n/a"
-    lines = [
-        f"<b>Daily job done</b> in {elapsed:.1f} s: data as of {as_of}, "
-        f"{len(result.recorded)} new alert(s)."
-    ]
-    lines.extend(f"⚠️ {escape(problem)}" for problem in result.problems()[:10])
-    return "\n".join(lines)
-
-
-def status_html(rt: Runtime) -> str:
-    """/status: subscribers, last run and its outcome, data freshness, next run, version."""
-    service = rt.service
-    now = service.now()
-    last, success = service.last_run(), service.last_success()
-    counts = service.outbox.counts()
-    lines = [
-        f"<b>corrbot {escape(rt.version)}</b>",
-        f"Subscribers: {service.subscribers.count_active()}",
-        f"Last run: {_run_line(last)}",
-        f"Last successful run: {_run_line(success)}",
-        f"Next run: {rt.schedule.next_run(now).strftime('%a %Y-%m-%d %H:%M %Z')}",
-        f"Outbox: {counts.pending} pending, {counts.sending} sending, {counts.sent} sent, "
-        f"{counts.failed} failed, {counts.dropped} dropped",
-        f"Sender: {escape(_sender_line(read_sender_state(service.store.meta), now))}",
-        "",
-        "<b>Data</b>",
-    ]
-    lines.extend(escape(_data_line(item)) for item in service.data_status())
-    if last and last.problems:
-        lines += ["", "<b>Problems</b>", *(escape(p) for p in last.problems[:10])]
-    return "\n".join(lines)
-
-
-def _data_line(item: SymbolStatus) -> str:
-    """One symbol: "fresh" only when nothing is due, nothing is missing and nothing is lost."""
-    last_session = item.last_session.isoformat() if item.last_session else "none"
-    if item.stale_sessions >= FROZEN_AFTER:
-        state = f"{item.stale_sessions} sessions behind: the feed stopped moving"
-    elif item.stale_sessions:
-        state = "1 session behind (not published yet?)"
-    else:
-        state = "fresh" if not (item.pending or item.gaps) else "up to date"
-    line = f"{item.asset.symbol}: {item.source}, last {last_session}, {state}"
-    if item.pending:
-        line += f"; {len(item.pending)} missing, fetched again ({_days(item.pending)})"
-    if item.gaps:
-        line += f"; {len(item.gaps)} known gaps ({_days(item.gaps)})"
-    return line
-
-
-def _days(days: tuple[dt.date, ...], shown: int = 3) -> str:
-    listed = ", ".join(day.isoformat() for day in days[:shown])
-    return listed if len(days) <= shown else f"{listed} and {len(days) - shown} more"
-
-
-def _sender_line(state: SenderState | None, now: dt.datetime) -> str:
-    """Whether deliveries flow: running, paused by an outage, or not running at all."""
-    if state is None or not state.live(now):
-        return "not running: deliveries wait (see `corrbot health`)"
-    given_up = f", {state.given_up} given up" if state.given_up else ""
-    if state.paused and state.paused_since is not None:
-        reason = f" ({state.pause_reason})" if state.pause_reason else ""
-        return (
-            f"paused since {state.paused_since:%Y-%m-%d %H:%M} UTC: Telegram unreachable"
-            f"{reason}{given_up}"
-        )
-    return f"running{given_up}"
-
-
-def _run_line(run: LastRun | None) -> str:
-    if run is None:
-        return "never"
-    outcome = "ok" if run.ok else "with problems"
-    as_of = None if run.as_of is None else run.as_of.isoformat()
-    finished = format_ts(run.finished_at)
-    return escape(f"{finished} ({outcome}, {run.alerts} alerts, data as of {as_of})")

@@ -8,12 +8,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.compose import Services, regime_bands
 from bot.config import Config
 from bot.core.regimes import RegimeBands
+from bot.core.schedule import DailySchedule
 from bot.core.service import CorrService
 from bot.core.store import Store
 from bot.metrics import Metrics
-from bot.scheduler import DailySchedule
 
 if TYPE_CHECKING:
     from telegram.ext import CallbackContext
@@ -27,27 +28,50 @@ RUNTIME_KEY = "runtime"
 
 @dataclass
 class Runtime:
-    """Services created at start-up (post_init) and closed at shutdown (post_shutdown)."""
+    """The services built at start-up (post_init), and what the running bot adds to them.
 
-    config: Config
-    service: CorrService
-    schedule: DailySchedule
-    metrics: Metrics = field(default_factory=Metrics)
-    store: Store | None = None
+    The services are closed at shutdown (post_shutdown); the sender runs as a task.
+    """
+
+    services: Services
+    version: str
     sender: Sender | None = None
     sender_task: asyncio.Task[None] | None = None
-    version: str = ""
     #: Rendered charts by what they draw (see ``handlers.chart``), least recently used first.
     charts: OrderedDict[tuple[object, ...], bytes] = field(default_factory=OrderedDict)
     job_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    retry_until: dict[str, Any] = field(default_factory=dict)
     #: When getUpdates last answered normally (the heartbeat stores it for `corrbot health`).
     polled_at: dt.datetime | None = None
 
     @property
+    def config(self) -> Config:
+        """The configuration the services were built from."""
+        return self.services.config
+
+    @property
+    def service(self) -> CorrService:
+        """The daily job and the read side of the bot."""
+        return self.services.service
+
+    @property
+    def store(self) -> Store:
+        """Where everything is kept."""
+        return self.services.store
+
+    @property
+    def schedule(self) -> DailySchedule:
+        """When the daily job runs."""
+        return self.services.schedule
+
+    @property
+    def metrics(self) -> Metrics:
+        """The Prometheus metrics (served only when ``metrics.port`` is set)."""
+        return self.services.metrics
+
+    @property
     def bands(self) -> RegimeBands:
         """The configured regime bands."""
-        return self.config.alerts.regime.settings().bands
+        return regime_bands(self.config)
 
     def is_admin(self, user_id: int | None) -> bool:
         """Admins are Telegram *user* ids from ``telegram.admins``; nobody by default."""

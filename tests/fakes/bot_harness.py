@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.core.messages import Message
+from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
 from bot.tg.app import run_bot

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.core.message import Message
-from bot.core.messages import render_text
 from bot.core.store import Store
+from bot.present.plain import render_text
 
 __all__ = ["queued_text"]
 

@@ -36,6 +36,9 @@ blocks; each block draws from its own random streams, seeded by ``(seed, year, s
 and sized by constants rather than by the number of sessions the calendar knows, and its
 regime schedule is positioned by session number within the year. Extending the calendar
 therefore only appends sessions (and hours) without changing any earlier draw.
+
+Long because the model above is one piece: the regimes, the factors, the volatility path
+and the hourly bridge only give the stated correlations together.
 """
 
 from __future__ import annotations

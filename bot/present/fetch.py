@@ -1,4 +1,9 @@
-"""Plain-text rendering for the terminal (the Telegram adapter renders HTML itself)."""
+"""The ``corrbot fetch`` report: what the price cache holds per symbol, and what is wrong.
+
+"fresh" only when a symbol's latest session is in; sessions still missing (asked for again
+on every refresh) and known gaps (no longer asked for) are listed by date, because each
+lowers the number of sessions the correlations of its windows use.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.core.models import SymbolStatus
+from bot.present.plain import text_table
 
-__all__ = ["fetch_table", "table"]
-
-
-def table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()
-) -> str:
-    """A fixed-width text table; columns listed in ``right`` are right-aligned."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(width) if index in right else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+__all__ = ["fetch_table"]
 
 
 def fetch_table(statuses: Sequence[SymbolStatus]) -> str:
@@ -56,7 +43,7 @@ def fetch_table(statuses: Sequence[SymbolStatus]) -> str:
                 str(len(status.issues)),
             ]
         )
-    text = table(
+    text = text_table(
         ["symbol", "kind", "source", "first", "last", "rows", "staleness", "issues"],
         rows,
         right=(5, 7),

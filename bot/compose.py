@@ -1,26 +1,107 @@
-"""Connects configuration to concrete classes; the only place that knows them all."""
+"""The composition root: the one place that turns a configuration into working objects.
+
+Every command of the CLI and the running Telegram bot get their store, market data,
+service, schedule and metrics from :func:`build`, so a new setting is mapped to the core
+once, here, and nothing else constructs the store or the service (a test in
+``tests/test_architecture.py`` holds the line). The Telegram-specific parts (the
+``Application``, the rate limiter, the sender) are built by the adapter from these
+services, so commands that never talk to Telegram never import it.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from bot.config import Config
 from bot.core.calendar import TradingCalendar, nyse
-from bot.core.clock import Clock
+from bot.core.clock import Clock, utc_now
 from bot.core.engine import AlertEngine, AlertSettings
 from bot.core.evaluation import AnalysisSettings, Evaluator
 from bot.core.market_data import MarketData, RefreshSettings
-from bot.core.messages import SubscriberWording
+from bot.core.regimes import RegimeBands
+from bot.core.schedule import DailySchedule
+from bot.core.service import CorrService
 from bot.core.sources.base import PriceSource
 from bot.core.store import Store
+from bot.metrics import Metrics
+from bot.present.wording import SubscriberWording
 
 __all__ = [
-    "build_alert_settings",
+    "Services",
+    "alert_settings",
+    "build",
     "build_evaluator",
     "build_market_data",
-    "build_sources",
+    "daily_schedule",
+    "open_store",
     "refresh_settings",
+    "regime_bands",
 ]
+
+
+@dataclass
+class Services:
+    """Everything a command or the bot needs, built from one configuration.
+
+    Close it when done (``async with``): the market data sources hold network sessions,
+    the store a file.
+    """
+
+    config: Config
+    clock: Clock
+    store: Store
+    market: MarketData
+    service: CorrService
+    schedule: DailySchedule
+    metrics: Metrics = field(default_factory=Metrics)
+
+    async def close(self) -> None:
+        """Close the sources' sessions, then the store."""
+        try:
+            await self.service.close()
+        finally:
+            self.store.close()
+
+    async def __aenter__(self) -> Services:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+
+def build(config: Config, clock: Clock = utc_now, *, show_progress: bool | None = None) -> Services:
+    """Open the configured store and build the services on it.
+
+    ``show_progress`` asks the market data for a progress bar on long fetches (``None``:
+    when the terminal is interactive); the running bot passes ``False``.
+    """
+    store = open_store(config.storage.path)
+    try:
+        market = build_market_data(config, store, clock, show_progress=show_progress)
+    except BaseException:
+        store.close()
+        raise
+    return Services(
+        config=config,
+        clock=clock,
+        store=store,
+        market=market,
+        service=CorrService(store, market, build_evaluator(config), clock=clock),
+        schedule=daily_schedule(config),
+    )
+
+
+def open_store(path: Path | str) -> Store:
+    """The store at ``path``, opened and migrated (``corrbot health`` needs nothing more)."""
+    return Store.open(path)
+
+
+def daily_schedule(config: Config) -> DailySchedule:
+    """When the daily job runs: ``schedule.time`` in ``schedule.timezone``, on NYSE sessions."""
+    return DailySchedule(dt.time(*config.schedule.hour_minute), config.schedule.timezone, nyse())
 
 
 def build_sources(
@@ -70,7 +151,7 @@ def build_market_data(
     *,
     show_progress: bool | None = None,
 ) -> MarketData:
-    """The market data service for ``config`` over ``store``."""
+    """The market data service for ``config`` over ``store``'s price cache."""
     calendar = nyse()
     crypto_source, equity_source = build_sources(config, calendar, clock)
     return MarketData(
@@ -99,7 +180,7 @@ def refresh_settings(config: Config) -> RefreshSettings:
     )
 
 
-def build_alert_settings(config: Config) -> AlertSettings:
+def alert_settings(config: Config) -> AlertSettings:
     """Every rule's settings as configured (the shift rule over the headline window)."""
     analysis, alerts = config.analysis, config.alerts
     return AlertSettings(
@@ -108,8 +189,13 @@ def build_alert_settings(config: Config) -> AlertSettings:
     )
 
 
+def regime_bands(config: Config) -> RegimeBands:
+    """The regime bands of ``alerts.regime``, as charts and messages shade and name them."""
+    return config.alerts.regime.settings().bands
+
+
 def build_evaluator(config: Config) -> Evaluator:
-    """Analytics and the alert engine as configured."""
+    """Analytics and the alert engine as configured, putting alerts in subscribers' words."""
     analysis = config.analysis
     universe = config.universe
     return Evaluator(
@@ -122,7 +208,7 @@ def build_evaluator(config: Config) -> Evaluator:
             ewm_halflife=analysis.ewm_halflife,
             min_coverage=analysis.min_coverage,
         ),
-        engine=AlertEngine(build_alert_settings(config)),
+        engine=AlertEngine(alert_settings(config)),
         labels=config.labels,
         wording=SubscriberWording(),
     )

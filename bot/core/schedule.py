@@ -1,10 +1,10 @@
 """When the daily job runs: a local time of day, on NYSE sessions only.
 
-The job is registered with python-telegram-bot's JobQueue (APScheduler 3) every day at
-``schedule.time`` in ``schedule.timezone``; on days that are not NYSE sessions (weekends,
-holidays, per the exchange calendar) it does nothing. APScheduler's misfire grace covers a
-loop that was busy; a process that was down is covered by :meth:`DailySchedule.missed_run`,
-checked at start-up.
+The running bot registers the job every day at ``schedule.time`` in ``schedule.timezone``
+and does nothing on days that are not NYSE sessions (weekends, holidays, per the exchange
+calendar). The instants themselves are calendar arithmetic, needed by the bot (next run,
+a run missed while it was down), by ``/status`` and by ``corrbot health`` alike, so they
+live in the core, free of any scheduler library.
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ import pandas as pd
 
 from bot.core.calendar import TradingCalendar
 
-__all__ = ["MISFIRE_GRACE_SECONDS", "DailySchedule"]
-
-#: A run delayed by a busy loop still happens if it is at most this late.
-MISFIRE_GRACE_SECONDS = 6 * 3600
+__all__ = ["DailySchedule"]
 
 
 class DailySchedule:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.core.calendar import nyse
-from bot.scheduler import DailySchedule
+from bot.core.schedule import DailySchedule
 from tests.fakes.clock import INSTANTS
 
 

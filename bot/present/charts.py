@@ -6,6 +6,9 @@ object-oriented API on a private ``Figure`` and an Agg canvas: pyplot keeps a gl
 registry of figures and may pick a GUI backend, neither of which belongs in a bot that
 renders in a worker thread of a headless server. Every function returns PNG bytes ready to
 upload, so callers never touch matplotlib.
+
+Long because both charts share one style (sizes, colours, bands, the legend that must fit a
+phone, the alert markers), kept here so the two never drift apart.
 """
 
 from __future__ import annotations
