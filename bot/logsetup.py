@@ -164,21 +164,3 @@ def configure_logging(
     root.setLevel(resolved)
     for name in _NOISY:
         logging.getLogger(name).setLevel(max(resolved, logging.WARNING))
-
-
-def protect_handlers(logger: logging.Logger | None = None) -> None:
-    """Wrap the formatter of every handler on ``logger`` (root by default) in redaction."""
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        inner = handler.formatter or logging.Formatter()
-        if not isinstance(inner, RedactingFormatter):
-            handler.setFormatter(_Wrapped(inner))
-
-
-class _Wrapped(RedactingFormatter):
-    def __init__(self, inner: logging.Formatter) -> None:
-        super().__init__()
-        self._inner = inner
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(self._inner.format(record))

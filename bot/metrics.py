@@ -27,7 +27,7 @@ class Metrics:
         )
         self.deliveries = Counter(
             "corrbot_deliveries_total",
-            "Delivery attempts by outcome (sent, retry, failed, dropped)",
+            "Delivery attempts by outcome (sent, retry, failed, deactivated, migrated, merged)",
             ["outcome"],
             registry=self.registry,
         )

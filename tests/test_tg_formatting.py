@@ -1,8 +1,9 @@
 """Telegram HTML rendering and splitting: always escaped, always balanced, never too long.
 
-Telegram's own parser is not reachable offline, so :func:`visible` is the oracle: it checks
-what Telegram checks (only its tags, balanced; no stray ``<``, ``>`` or ``&``; only the
-entities it knows) and returns the text a reader would see.
+Telegram's own parser is not reachable offline, so :func:`tests.fakes.messages.visible` is the
+oracle: it checks what Telegram checks (only its tags, balanced; no stray ``<``, ``>`` or ``&``;
+only the entities it knows) and returns the text a reader would see. The ``/alerts`` list is
+tested with its module, in ``test_present_alerts``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,13 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
-from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.message import Message, Table
-from bot.core.models import Alert, AlertKind, Pair
-from bot.core.store import StoredAlert
-from bot.present.alerts import alert_message, alerts_list_html
+from bot.present.alerts import alert_message
 from bot.present.corr import snapshot_message
 from bot.present.markup import escape
 from bot.present.plain import render_text
@@ -32,61 +29,10 @@ from bot.tg.formatting import (
     split_html,
     utf16_len,
 )
-from tests.test_messages import EVERY_KIND, _context
-
-TELEGRAM_TAGS = {
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "code",
-    "pre",
-    "a",
-    "blockquote",
-    "tg-spoiler",
-    "span",
-    "tg-emoji",
-}
-_MARKUP = re.compile(r"</?([a-z][a-z-]*)(?:\s[^<>]*)?>|&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")
-NASTY = "S&P <500> & -0.42 BTC~PSCT (x) &amp; </pre>"
-
-
-class _Balance(HTMLParser):
-    """Records the visible text and fails on unknown, unclosed or crossed tags."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        assert tag in TELEGRAM_TAGS, f"Telegram does not know <{tag}>"
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.stack, f"</{tag}> closes nothing"
-        assert self.stack.pop() == tag, f"</{tag}> crosses another tag"
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def visible(markup: str) -> str:
-    """The text Telegram would show for ``markup``, asserting it would accept it."""
-    for tag in re.findall(r"</?([a-zA-Z][\w-]*)", markup):
-        assert tag in TELEGRAM_TAGS, f"Telegram does not know <{tag}>"
-    stray = _MARKUP.sub("", markup)
-    assert not set(stray) & set("<>&"), f"unescaped markup in {stray!r}"
-    parser = _Balance()
-    parser.feed(markup)
-    parser.close()
-    assert parser.stack == [], f"left open: {parser.stack}"
-    return "".join(parser.text)
+from tests.fakes.messages import EVERY_KIND, NASTY, visible
+from tests.fakes.messages import STORED_EPISODE as EPISODE
+from tests.fakes.messages import hand_made_snapshot as _context
+from tests.fakes.messages import stored_alert as _alert
 
 
 def assert_pieces(original: str, chunks: Sequence[str], gap: str = r"\n*") -> None:
@@ -126,29 +72,6 @@ def _message(**parts: object) -> Message:
 
 def _pre_blocks(markup: str) -> list[str]:
     return [html.unescape(block) for block in re.findall(r"<pre>(.*?)</pre>", markup, re.S)]
-
-
-def _alert(kind: AlertKind = AlertKind.REGIME, **extra: object) -> StoredAlert:
-    fields: dict[str, object] = {
-        "kind": kind,
-        "pair": Pair("BTC", "PSCT"),
-        "window": 30,
-        "session": date(2024, 8, 26),
-        "corr": 0.59,
-        "prev_corr": 0.34,
-        "z": 3.14,
-        "regime_from": "linked",
-        "regime_to": "coupled",
-        "lower": 0.31,
-        "upper": 0.78,
-        "prev_lower": 0.22,
-        "prev_upper": 0.45,
-    }
-    fields.update(extra)
-    return StoredAlert(1, Alert(**fields))  # type: ignore[arg-type]
-
-
-EPISODE = "spike:BTC~PSCT:30:2024-08-01"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -424,124 +347,3 @@ def test_any_rendered_message_splits_validly(words: list[str], limit: int) -> No
         assert utf16_len(chunk) <= limit
         visible(chunk)
     assert_pieces(markup, chunks, gap=r"\s*")
-
-
-# --------------------------------------------------------------------------- /alerts
-
-
-def test_alerts_list_says_what_the_brackets_hold() -> None:
-    """The list opens by saying that the brackets are 95% intervals."""
-    assert "Recent alerts\nCorrelations with their 95% intervals.\n" in visible(
-        alerts_list_html([_alert()])
-    )
-
-
-def test_alerts_list_regime_follow_up() -> None:
-    """A band change inside an episode reads as a follow-up, with bands, levels, intervals."""
-    markup = alerts_list_html([_alert(notify=False, episode=EPISODE)])
-    assert (
-        "2024-08-26 · BTC~PSCT · regime follow-up: linked → coupled, 0.59 (0.31 to 0.78), "
-        "was 0.34 (0.22 to 0.45)"
-    ) in visible(markup)
-
-
-def test_alerts_list_spike_with_intervals_signed_change_and_z() -> None:
-    """A spike shows the move with both intervals, its signed change and z."""
-    markup = alerts_list_html([_alert(AlertKind.SPIKE, regime_from="linked", regime_to="linked")])
-    assert (
-        "2024-08-26 · BTC~PSCT · spike: 0.34 (0.22 to 0.45) → 0.59 (0.31 to 0.78), "
-        "change +0.25, z +3.1"
-    ) in visible(markup)
-
-
-def test_alerts_list_further_rise_is_a_follow_up() -> None:
-    """A further rise inside an episode is marked as a follow-up."""
-    stored = _alert(AlertKind.SPIKE, notify=False, episode=EPISODE)
-    assert "· spike follow-up: 0.34 (0.22 to 0.45) → 0.59" in visible(alerts_list_html([stored]))
-
-
-def test_alerts_list_decoupling_with_negative_numbers() -> None:
-    """A decoupling shows negative levels, change and z with their minus signs."""
-    stored = _alert(
-        AlertKind.DECOUPLING,
-        corr=-0.2,
-        prev_corr=0.45,
-        z=-2.96,
-        lower=-0.52,
-        upper=0.17,
-        prev_lower=0.35,
-        prev_upper=0.54,
-    )
-    text = visible(alerts_list_html([stored]))
-    assert (
-        "2024-08-26 · BTC~PSCT · decoupling: 0.45 (0.35 to 0.54) → -0.20 (-0.52 to 0.17), "
-        "change -0.65, z -3.0"
-    ) in text
-
-
-def test_alerts_list_settled() -> None:
-    """The end of an episode says the link is back in line, against the episode's start."""
-    stored = _alert(
-        AlertKind.SETTLED,
-        corr=0.30,
-        lower=-0.07,
-        upper=0.59,
-        prev_corr=0.59,
-        prev_lower=0.29,
-        prev_upper=0.78,
-        notify=False,
-        episode=EPISODE,
-    )
-    text = visible(alerts_list_html([stored]))
-    assert (
-        "BTC~PSCT · settled follow-up: back in line, 0.30 (-0.07 to 0.59), "
-        "was 0.59 (0.29 to 0.78) at the episode's start"
-    ) in text
-
-
-def test_alerts_list_catch_up() -> None:
-    """A catch-up summary says it is one and since when."""
-    stored = _alert(AlertKind.SPIKE, catch_up=True, since=date(2024, 8, 20))
-    text = visible(alerts_list_html([stored]))
-    assert "BTC~PSCT · catch-up since 2024-08-20, spike: 0.34 (0.22 to 0.45) → 0.59" in text
-
-
-def test_alerts_list_of_alerts_stored_without_intervals() -> None:
-    """An alert recorded before intervals existed shows its bare numbers, no "n/a" brackets."""
-    nan = float("nan")
-    stored = _alert(lower=nan, upper=nan, prev_lower=nan, prev_upper=nan)
-    text = visible(alerts_list_html([stored]))
-    assert "· regime: linked → coupled, 0.59, was 0.34" in text
-
-
-@pytest.mark.parametrize("kind", list(AlertKind))
-@pytest.mark.parametrize("notify", [True, False])
-def test_alerts_list_renders_every_kind_to_valid_html(kind: AlertKind, notify: bool) -> None:
-    """Every kind, pushed or silent, with odd symbols, is one valid line."""
-    stored = _alert(kind, pair=Pair("BTC", NASTY), notify=notify, episode=EPISODE)
-    text = visible(alerts_list_html([stored]))
-    [line] = [line for line in text.splitlines() if line.startswith("2024-08-26")]
-    assert f"· BTC~{NASTY} · {kind.value}" in line
-    assert ("follow-up" in line) is not notify
-
-
-def test_alerts_list_keeps_order_one_line_each() -> None:
-    """Alerts appear one per line in the order given (the store gives newest first)."""
-    newer = _alert(session=date(2024, 8, 27))
-    older = _alert(AlertKind.SPIKE, session=date(2024, 8, 1))
-    lines = visible(alerts_list_html([newer, older])).splitlines()
-    entries = [line for line in lines if line[:4].isdigit()]
-    assert [e[:10] for e in entries] == ["2024-08-27", "2024-08-01"]
-
-
-def test_alerts_list_escapes_symbols() -> None:
-    """Odd symbols in a pair are escaped like everything else."""
-    markup = alerts_list_html([_alert(pair=Pair("BTC", "S&P<5>"))])
-    assert "BTC~S&P<5>" in visible(markup)
-
-
-def test_alerts_list_empty() -> None:
-    """No alerts gives a friendly sentence, not an empty message."""
-    text = alerts_list_html([])
-    assert text.startswith("No alerts yet")
-    assert visible(text) == text

@@ -91,12 +91,6 @@ class TradingCalendar:
             - index.searchsorted(pd.Timestamp(first), side="right")
         )
 
-    def next_close(self, now: datetime) -> pd.Timestamp:
-        """The first session close strictly after ``now``."""
-        cutoff = pd.Timestamp(now).tz_convert("UTC")
-        upcoming = self._closes[self._closes > cutoff]
-        return pd.Timestamp(upcoming.iloc[0])
-
 
 @functools.cache
 def nyse() -> TradingCalendar:

@@ -130,26 +130,26 @@ def vol_line(snapshot: Snapshot, pair: Pair, window: int) -> str:
 
 def against_equities(snapshot: Snapshot, crypto: str) -> Table:
     """``crypto`` against every equity over the headline window, each with its interval."""
-    rows = []
-    window = snapshot.headline_window
-    for equity in snapshot.equities:
-        reading = snapshot.reading(Pair(crypto, equity), window)
-        if reading is None:
-            rows.append((equity, "n/a", "n/a"))
-        else:
-            rows.append((equity, fmt_corr(reading.corr), fmt_interval(*reading.interval)))
-    return Table(f"{crypto} against each equity", ("vs", f"{window}d", "95%"), tuple(rows), (1,))
+    rows = [(equity, Pair(crypto, equity)) for equity in snapshot.equities]
+    return _headline_table(snapshot, rows, f"{crypto} against each equity", "vs")
 
 
 def against_cryptos(snapshot: Snapshot, equity: str) -> Table:
     """Every crypto against ``equity`` over the headline window, each with its interval."""
-    rows = []
+    rows = [(crypto, Pair(crypto, equity)) for crypto in snapshot.crypto]
+    return _headline_table(snapshot, rows, f"Each crypto against {equity}", "crypto")
+
+
+def _headline_table(
+    snapshot: Snapshot, rows: list[tuple[str, Pair]], caption: str, first: str
+) -> Table:
+    """One row per pair: its headline-window correlation and 95% interval, ``n/a`` if none."""
     window = snapshot.headline_window
-    for crypto in snapshot.crypto:
-        reading = snapshot.reading(Pair(crypto, equity), window)
+    cells = []
+    for name, pair in rows:
+        reading = snapshot.reading(pair, window)
         if reading is None:
-            rows.append((crypto, "n/a", "n/a"))
+            cells.append((name, "n/a", "n/a"))
         else:
-            rows.append((crypto, fmt_corr(reading.corr), fmt_interval(*reading.interval)))
-    headers = ("crypto", f"{window}d", "95%")
-    return Table(f"Each crypto against {equity}", headers, tuple(rows), (1,))
+            cells.append((name, fmt_corr(reading.corr), fmt_interval(*reading.interval)))
+    return Table(caption, (first, f"{window}d", "95%"), tuple(cells), (1,))

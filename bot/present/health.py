@@ -29,9 +29,7 @@ def health_line(verdict: Verdict) -> str:
     if verdict.finding is not None:
         return f"unhealthy: {_problem(verdict.finding)}"
     last_ok = verdict.last_success
-    ran = (
-        "no run due yet" if last_ok is None else f"last successful run {last_ok:%Y-%m-%d %H:%M} UTC"
-    )
+    ran = "no run due yet" if last_ok is None else f"last successful run {_utc(last_ok)} UTC"
     age = verdict.heartbeat_age or dt.timedelta()
     return f"healthy: heartbeat {_human(age)} ago, {ran}"
 
@@ -56,15 +54,21 @@ def _problem(finding: Finding) -> str:  # noqa: PLR0911 - one sentence per kind 
         case "sender_paused":
             reason = f": {finding.reason}" if finding.reason else ""
             return f"deliveries paused for {age}, Telegram unreachable{reason}"
-    return _job_missed(finding)
+        case "job_missed":
+            return _job_missed(finding)
+    raise ValueError(f"unknown health finding {finding.kind!r}")
 
 
 def _job_missed(finding: Finding) -> str:
     due, last_ok = finding.due, finding.last_ok
-    since = "never" if last_ok is None else f"last at {last_ok:%Y-%m-%d %H:%M} UTC"
+    since = "never" if last_ok is None else f"last at {_utc(last_ok)} UTC"
     shown = "?" if due is None else f"{due:%Y-%m-%d %H:%M %Z}"
     line = f"the daily job due {shown} has not succeeded ({since})"
     return f"{line}; {finding.reason}" if finding.reason else line
+
+
+def _utc(when: dt.datetime) -> str:
+    return f"{when.astimezone(dt.UTC):%Y-%m-%d %H:%M}"
 
 
 def _human(delta: dt.timedelta) -> str:

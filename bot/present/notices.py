@@ -6,7 +6,7 @@ summary is HTML. Details arrive already redacted: nothing here can see a secret.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from bot.core.message import Message
 from bot.core.service import CheckResult
@@ -49,7 +49,7 @@ def no_complete_data(session: date, retried_minutes: int) -> str:
 
 def retrying_at(when: datetime) -> str:
     """The line added to a failure that will be retried."""
-    return f"\nRetrying at {when:%H:%M} UTC."
+    return f"\nRetrying at {when.astimezone(UTC):%H:%M} UTC."
 
 
 def job_failed_html(detail: str) -> str:

@@ -147,12 +147,12 @@ def subscribed(new: bool) -> str:
 
 
 def unknown_symbol(symbol: str, known: Sequence[str]) -> str:
-    """/corr asked for a symbol the bot does not watch."""
+    """/corr asked for a symbol the bot does not watch (plain text: :func:`usage` escapes it)."""
     return f"Unknown symbol {symbol}; try {', '.join(known)}."
 
 
 def window_not_computed(window: int, windows: Sequence[int]) -> str:
-    """/chart asked for a window the bot does not compute."""
+    """/chart asked for a window the bot does not compute (plain text, for :func:`usage`)."""
     return f"Window {window} is not computed; try {', '.join(map(str, windows))}."
 
 

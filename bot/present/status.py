@@ -54,7 +54,7 @@ def _data_line(item: SymbolStatus) -> str:
     if item.pending:
         line += f"; {len(item.pending)} missing, fetched again ({_days(item.pending)})"
     if item.gaps:
-        line += f"; {len(item.gaps)} known gaps ({_days(item.gaps)})"
+        line += f"; {_count(len(item.gaps), 'known gap')} ({_days(item.gaps)})"
     return line
 
 
@@ -71,7 +71,8 @@ def _sender_line(state: SenderState | None, now: dt.datetime) -> str:
     if state.paused and state.paused_since is not None:
         reason = f" ({state.pause_reason})" if state.pause_reason else ""
         return (
-            f"paused since {state.paused_since:%Y-%m-%d %H:%M} UTC: Telegram unreachable"
+            f"paused since {state.paused_since.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC: "
+            "Telegram unreachable"
             f"{reason}{given_up}"
         )
     return f"running{given_up}"
@@ -81,6 +82,10 @@ def _run_line(run: LastRun | None) -> str:
     if run is None:
         return "never"
     outcome = "ok" if run.ok else "with problems"
-    as_of = None if run.as_of is None else run.as_of.isoformat()
+    as_of = "n/a" if run.as_of is None else run.as_of.isoformat()
     finished = format_ts(run.finished_at)
     return escape(f"{finished} ({outcome}, {run.alerts} alerts, data as of {as_of})")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"

@@ -6,11 +6,11 @@ lease: beside a running bot the lease is its, so this pass sends nothing and say
 
 from __future__ import annotations
 
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import ExtBot
 
 from bot.compose import Services
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, CorrbotError
 from bot.tg.delivery import sender_for
 from bot.tg.ratelimit import PacedRateLimiter
 from bot.tg.settling import DrainReport
@@ -24,8 +24,8 @@ DRAIN_SECONDS = 300.0
 async def deliver_once(services: Services, token: str) -> DrainReport:
     """Deliver what is due (and retries due within :data:`DRAIN_SECONDS`), then stop.
 
-    A rejected token is a configuration error: the alerts wait in the store and go out at
-    the next run with a good token.
+    A rejected token is a configuration error, Telegram out of reach a failure of this run;
+    either way the alerts wait in the store and go out at the next run.
     """
     config = services.config
     bot = ExtBot(
@@ -41,6 +41,12 @@ async def deliver_once(services: Services, token: str) -> DrainReport:
         raise ConfigError(
             "Telegram rejected the bot token in TELEGRAM_BOT_TOKEN: check it with @BotFather; "
             "the alerts recorded wait in the store and go out at the next run with a good token"
+        ) from None
+    except NetworkError as exc:
+        await bot.shutdown()
+        raise CorrbotError(
+            f"Telegram could not be reached ({exc.message}); the alerts recorded wait in the "
+            "store and go out at the next run"
         ) from None
     async with bot:
         return await sender_for(bot, services).drain(within=DRAIN_SECONDS)

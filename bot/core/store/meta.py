@@ -88,7 +88,13 @@ class Meta:
     def snapshot(self) -> Snapshot | None:
         """The snapshot stored by the last evaluation, if any."""
         text = self._get(_SNAPSHOT)
-        return None if text is None else Snapshot.from_json(text)
+        if text is None:
+            return None
+        try:
+            return Snapshot.from_json(text)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.warning("ignoring the unreadable snapshot in the store: the next run replaces it")
+            return None
 
     def last_run(self) -> LastRun | None:
         """The latest daily job, whatever its outcome."""
@@ -167,7 +173,7 @@ class Meta:
             return None
         try:
             return parse_ts(text).to_pydatetime()
-        except ValueError:
+        except (ValueError, TypeError):  # not a date at all, or one without its zone
             log.warning("ignoring the unreadable %s %r in the store", key, text[:40])
             return None
 

@@ -3,7 +3,8 @@
 Driven as in ``tests/test_faults_telegram.py``: the real Sender and PTB ``ExtBot`` against
 the loopback fake Bot API server, the store's clock a ``ManualClock`` moved over backoffs
 (``Rig.settle``). An "outage" lasts a couple of real seconds; the probe's backoff is scaled
-down to match (``probe_first``/``probe_max``).
+down to match (``probe_first``/``probe_max``). The last tests deliver through the running
+bot (``tests.fakes.bot_harness.running_bot``): silent copies, blocked and migrated chats, 429s.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ import pytest
 
 import bot.tg.delivery as delivery
 from bot.core.sender_lease import read_sender_state
-from bot.core.store import Store
+from bot.core.store import Store, format_ts
 from bot.core.store.outbox import Outbox
-from tests.fakes.bot_harness import ADMIN, until
+from tests.fakes.bot_harness import ADMIN, RunningBot, running_bot, until
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_faults_telegram import (
     TITLE,
@@ -34,6 +35,7 @@ from tests.test_faults_telegram import (
     _unsettled,
     sender_rig,
 )
+from tests.test_tg_handlers import USER, _chat_row
 
 BROADCAST = tuple(range(1, 101))
 FAST_PROBE = {"probe_first": 0.05, "probe_max": 0.1, "renew_every": 0.2}
@@ -306,3 +308,96 @@ async def test_a_migration_loop_ends_after_max_attempts(
         [(status, attempts, _)] = _deliveries(rig.store).values()
     assert (status, attempts) == ("failed", 4)
     assert len(server.calls("sendMessage")) == 4
+
+
+# ---- through the running bot: who gets an alert, and what Telegram's refusals do ----------
+
+
+async def test_alert_reaches_subscribers_silently_where_asked(tmp_path: Path) -> None:
+    """Each subscriber gets one copy; 'silent' ones without notification; 'off' ones none."""
+    async with running_bot(tmp_path) as bot:
+        for user, setting in ((1, None), (2, "silent"), (3, "off")):
+            bot.server.send_command("/start", chat_id=user, user_id=user)
+            await bot.server.wait_for_reply(user)
+            if setting:
+                bot.server.send_command(f"/settings spikes {setting}", chat_id=user, user_id=user)
+                await bot.server.wait_for_reply(user)
+        bot.queue_alert(date(2024, 6, 3))
+        [loud] = await bot.server.wait_for_reply(1, timeout=15)
+        [quiet] = await bot.server.wait_for_reply(2, timeout=15)
+        await until(
+            lambda: (
+                bot.store.query("SELECT COUNT(*) FROM deliveries WHERE status='sent'")[0][0] == 2
+            )
+        )
+    assert loud.disable_notification in (None, False)
+    assert quiet.disable_notification is True
+    assert [m for m in bot.server.sent_to(3) if "correlation spike" in m.text] == []
+
+
+async def test_blocked_user_is_deactivated_not_deleted(tmp_path: Path) -> None:
+    """A 403 from Telegram deactivates the chat and drops its delivery."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.block(USER)
+        bot.queue_alert(date(2024, 6, 3))
+        await until(lambda: _chat_row(bot, USER)[0] == 0, 15, "deactivation")
+        status = bot.store.query("SELECT status, last_error FROM deliveries")
+    assert status[0][0] == "dropped"
+    assert "forbidden" in str(status[0][1])
+
+
+async def test_migrated_group_keeps_its_subscription(tmp_path: Path) -> None:
+    """'Group upgraded to a supergroup': the subscription and the alert move to the new id."""
+    old, new = -4001, -1004001
+    async with running_bot(tmp_path) as bot:
+        bot.server.set_member_status(old, USER, "administrator")
+        bot.server.send_command("/start", chat_id=old, user_id=USER, chat_type="group")
+        await bot.server.wait_for_reply(old)
+        bot.server.migrate(old, new)
+        bot.queue_alert(date(2024, 6, 3))
+        await until(lambda: _chat_row(bot, new), 15, "the subscription to move")
+        bot.clock.advance(timedelta(seconds=1))  # the resend is due at the next whole second
+        [moved] = await bot.server.wait_for_reply(new, timeout=15)
+        assert _chat_row(bot, old) is None
+        assert _chat_row(bot, new)[0] == 1
+    assert "correlation spike" in moved.text
+
+
+async def test_429_is_obeyed_and_the_message_still_arrives(tmp_path: Path) -> None:
+    """After a 429 the delivery waits retry_after, then arrives exactly once."""
+    async with running_bot(tmp_path) as bot:
+        bot.server.send_command("/start", chat_id=USER, user_id=USER)
+        await bot.server.wait_for_reply(USER)
+        bot.server.burst_429(1, retry_after=1)
+        refused_at = bot.clock()
+        bot.queue_alert(date(2024, 6, 3))
+        await until(lambda: _delivery(bot)[1], 15, "the 429 to be recorded")
+        status, error, due = _delivery(bot)
+        retry_at = refused_at + timedelta(seconds=1)
+        assert (status, due) == ("pending", format_ts(_whole_second_up(retry_at)))
+        assert "Flood control exceeded" in str(error)
+        assert not [m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]
+        bot.clock.advance(_whole_second_up(retry_at) - refused_at)
+        [alert] = await bot.server.wait_for_reply(USER, timeout=15)
+        refused = [r for r in bot.server.requests if r.method == "sendMessage" and r.status == 429]
+        assert len(refused) == 1
+        assert alert.time - refused[0].time >= 0.95, "the limiter also paused for retry_after"
+        await until(lambda: _delivery(bot)[0] == "sent")
+    assert len([m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]) == 1
+
+
+def _whole_second_up(moment: datetime) -> datetime:
+    """Retries are stored to the second, rounded up so none falls due early."""
+    return moment.replace(microsecond=0) + timedelta(seconds=1 if moment.microsecond else 0)
+
+
+def _delivery(bot: RunningBot) -> tuple[str, str | None, str]:
+    """(status, last error, next attempt) of the alert's delivery."""
+    [(status, error, due)] = bot.store.query(
+        "SELECT d.status, d.last_error, d.next_attempt_at FROM deliveries d "
+        "JOIN outbound o ON o.id = d.outbound_id WHERE o.key LIKE 'spike:%' AND d.chat_id = ?",
+        (USER,),
+    )
+    return str(status), None if error is None else str(error), str(due)

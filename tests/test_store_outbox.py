@@ -1,7 +1,8 @@
 """The outbox's own rules, below the sender: when a delivery falls due, and to whom.
 
 A rescheduled delivery falls due no earlier than it was given; an episode's follow-up goes
-only to the chats that got its opening, after it, as a silent reply to it.
+only to the chats that got its opening, after it, as a silent reply to it; the audience the
+dry run reports is counted by the same rule.
 """
 
 from __future__ import annotations
@@ -176,6 +177,31 @@ def test_a_chat_whose_opening_was_given_up_on_gets_no_follow_up(tmp_path: Path) 
     assert follow_ups == [1]
 
 
+# ---- who an alert would reach, as the dry run reports it -----------------------------------
+
+
+def test_an_opening_reaches_every_chat_whose_setting_is_not_off(tmp_path: Path) -> None:
+    """An episode's first alert would reach every active chat not switched off for its kind."""
+    with Store.open(tmp_path / "s.db") as store:
+        _subscribe(store, 1, 2, 3)
+        store.subscribers.update_settings(3, spikes=Level.OFF, now=NOW)
+        assert store.outbox.audience(AlertKind.SPIKE) == 2
+
+
+def test_a_follow_up_reaches_only_the_chats_that_were_sent_its_opening(tmp_path: Path) -> None:
+    """A follow-up would reach only the chats that were sent (or will be sent) its opening."""
+    with Store.open(tmp_path / "s.db") as store:
+        _subscribe(store, 1, 2)
+        _record(store, OPENING)
+        outbox = store.outbox
+        [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
+        outbox.drop(to_two.id, error="forbidden: bot was blocked by the user")
+        _subscribe(store, 2, 3)  # back, and new: neither has the opening
+        everyone = store.outbox.audience(AlertKind.REGIME)
+        audience = store.outbox.audience(AlertKind.REGIME, follows=OPENING.key)
+    assert (everyone, audience) == (3, 1)
+
+
 # ---- rows that cannot be read, in-flight rows of others, outage refunds -------------------
 
 
@@ -202,6 +228,7 @@ def test_a_row_whose_message_cannot_be_read_is_failed_not_raised(tmp_path: Path)
 
 
 def test_resume_leaves_the_rows_named_in_flight_alone(tmp_path: Path) -> None:
+    """Resuming after a crash turns ``sending`` rows back to pending, except this process's own."""
     with Store.open(tmp_path / "s.db") as store:
         outbox = store.outbox
         delivery = _one_delivery(store)
@@ -212,6 +239,7 @@ def test_resume_leaves_the_rows_named_in_flight_alone(tmp_path: Path) -> None:
 
 
 def test_a_refund_gives_back_one_attempt_and_makes_the_row_due_now(tmp_path: Path) -> None:
+    """An attempt lost to an outage is given back, and the row is due at once."""
     with Store.open(tmp_path / "s.db") as store:
         outbox = store.outbox
         delivery = _one_delivery(store)

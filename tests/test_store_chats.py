@@ -1,4 +1,4 @@
-"""Subscribers: who an alert would reach, as the dry run reports it."""
+"""Subscribed chats: a group migrated to a supergroup keeps its subscription and deliveries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.core.message import Message
 from bot.core.models import Alert, AlertKind, Pair
 from bot.core.store import Store
-from bot.core.store.chats import Level, Subscribers
+from bot.core.store.chats import Subscribers
 
 NOW = datetime(2024, 8, 5, 22, 0, tzinfo=UTC)
 OPENING = Alert(
@@ -26,26 +26,6 @@ def _subscribed(store: Store, *chats: int) -> Subscribers:
 def _record_opening(store: Store) -> None:
     payload = Message(title="spike", lead="lead", footer="corrbot").to_json()
     store.record_check([(OPENING, payload)], window=30, states={}, snapshot=None, now=NOW)
-
-
-def test_an_opening_reaches_every_chat_whose_setting_is_not_off(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
-        subscribers = _subscribed(store, 1, 2, 3)
-        subscribers.update_settings(3, spikes=Level.OFF, now=NOW)
-        assert store.outbox.audience(AlertKind.SPIKE) == 2
-
-
-def test_a_follow_up_reaches_only_the_chats_that_were_sent_its_opening(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
-        _subscribed(store, 1, 2)
-        _record_opening(store)
-        outbox = store.outbox
-        [to_two] = [d for d in outbox.due(NOW) if d.chat_id == 2]
-        outbox.drop(to_two.id, error="forbidden: bot was blocked by the user")
-        _subscribed(store, 2, 3)  # back, and new: neither has the opening
-        everyone = store.outbox.audience(AlertKind.REGIME)
-        audience = store.outbox.audience(AlertKind.REGIME, follows=OPENING.key)
-    assert (everyone, audience) == (3, 1)
 
 
 OLD_GROUP, NEW_GROUP = -4001, -1004001
@@ -71,6 +51,7 @@ def test_migrating_onto_a_subscribed_supergroup_merges_their_deliveries(tmp_path
 
 
 def test_migrating_moves_a_delivery_the_supergroup_lacks(tmp_path: Path) -> None:
+    """A group's open delivery follows it to a supergroup id that lacks that message."""
     with Store.open(tmp_path / "s.db") as store:
         subscribers = _subscribed(store, OLD_GROUP)
         _record_opening(store)

@@ -181,7 +181,7 @@ def test_rendering_does_not_use_pyplot() -> None:
     script = textwrap.dedent(
         """
         import sys
-        from tests.test_charts import PAIR, _analytics, _returns
+        from tests.test_present_charts import PAIR, _analytics, _returns
         from bot.present.charts import _ALERT_STYLE, comparison_chart, correlation_chart
         from bot.core.regimes import RegimeBands
 

@@ -1,20 +1,14 @@
-"""The Telegram bot end to end: the real python-telegram-bot stack against a fake Bot API."""
+"""The command handlers end to end: the real python-telegram-bot stack against a fake Bot API."""
 
 from __future__ import annotations
 
-import logging
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
-import pytest
-
-from bot.core.models import AlertKind
-from bot.core.store import Store, format_ts
+from bot.core.store import Store
 from bot.core.store.meta import LastRun
-from bot.tg.app import EXIT_CONFLICT
-from tests.fakes.bot_harness import ADMIN, START, RunningBot, running_bot, until
-from tests.fakes.telegram_api import TOKEN
-from tests.test_tg_formatting import visible
+from tests.fakes.bot_harness import ADMIN, START, running_bot, until
+from tests.fakes.messages import visible
 
 USER, OTHER_USER = 1001, 1002
 GROUP = -1001234567890
@@ -25,16 +19,6 @@ def _chat_row(bot, chat_id: int):  # type: ignore[no-untyped-def]
         "SELECT active, spikes, regimes, digest, thread_id FROM chats WHERE chat_id = ?", [chat_id]
     )
     return rows[0] if rows else None
-
-
-async def test_menu_is_registered_at_start_up(tmp_path: Path) -> None:
-    """set_my_commands publishes the command menu when the bot starts."""
-    async with running_bot(tmp_path, ready=False) as bot:
-        await until(lambda: bot.server.calls("setMyCommands"), what="setMyCommands")
-        names = [c["command"] for c in bot.server.calls("setMyCommands")[0].params["commands"]]
-    assert {"corr", "chart", "alerts", "settings", "subscribe", "stop", "help", "about"} <= set(
-        names
-    )
 
 
 async def test_start_subscribes_and_stop_keeps_settings(tmp_path: Path) -> None:
@@ -290,96 +274,6 @@ async def test_subscribing_from_a_forum_topic_delivers_there(tmp_path: Path) -> 
     assert "correlation spike" in alert.text
 
 
-async def test_alert_reaches_subscribers_silently_where_asked(tmp_path: Path) -> None:
-    """Each subscriber gets one copy; 'silent' ones without notification; 'off' ones none."""
-    async with running_bot(tmp_path) as bot:
-        for user, setting in ((1, None), (2, "silent"), (3, "off")):
-            bot.server.send_command("/start", chat_id=user, user_id=user)
-            await bot.server.wait_for_reply(user)
-            if setting:
-                bot.server.send_command(f"/settings spikes {setting}", chat_id=user, user_id=user)
-                await bot.server.wait_for_reply(user)
-        bot.queue_alert(date(2024, 6, 3))
-        [loud] = await bot.server.wait_for_reply(1, timeout=15)
-        [quiet] = await bot.server.wait_for_reply(2, timeout=15)
-        await until(
-            lambda: (
-                bot.store.query("SELECT COUNT(*) FROM deliveries WHERE status='sent'")[0][0] == 2
-            )
-        )
-    assert loud.disable_notification in (None, False)
-    assert quiet.disable_notification is True
-    assert [m for m in bot.server.sent_to(3) if "correlation spike" in m.text] == []
-
-
-async def test_blocked_user_is_deactivated_not_deleted(tmp_path: Path) -> None:
-    """A 403 from Telegram deactivates the chat and drops its delivery."""
-    async with running_bot(tmp_path) as bot:
-        bot.server.send_command("/start", chat_id=USER, user_id=USER)
-        await bot.server.wait_for_reply(USER)
-        bot.server.block(USER)
-        bot.queue_alert(date(2024, 6, 3))
-        await until(lambda: _chat_row(bot, USER)[0] == 0, 15, "deactivation")
-        status = bot.store.query("SELECT status, last_error FROM deliveries")
-    assert status[0][0] == "dropped"
-    assert "forbidden" in str(status[0][1])
-
-
-async def test_migrated_group_keeps_its_subscription(tmp_path: Path) -> None:
-    """'Group upgraded to a supergroup': the subscription and the alert move to the new id."""
-    old, new = -4001, -1004001
-    async with running_bot(tmp_path) as bot:
-        bot.server.set_member_status(old, USER, "administrator")
-        bot.server.send_command("/start", chat_id=old, user_id=USER, chat_type="group")
-        await bot.server.wait_for_reply(old)
-        bot.server.migrate(old, new)
-        bot.queue_alert(date(2024, 6, 3))
-        await until(lambda: _chat_row(bot, new), 15, "the subscription to move")
-        bot.clock.advance(timedelta(seconds=1))  # the resend is due at the next whole second
-        [moved] = await bot.server.wait_for_reply(new, timeout=15)
-        assert _chat_row(bot, old) is None
-        assert _chat_row(bot, new)[0] == 1
-    assert "correlation spike" in moved.text
-
-
-async def test_429_is_obeyed_and_the_message_still_arrives(tmp_path: Path) -> None:
-    """After a 429 the delivery waits retry_after, then arrives exactly once."""
-    async with running_bot(tmp_path) as bot:
-        bot.server.send_command("/start", chat_id=USER, user_id=USER)
-        await bot.server.wait_for_reply(USER)
-        bot.server.burst_429(1, retry_after=1)
-        refused_at = bot.clock()
-        bot.queue_alert(date(2024, 6, 3))
-        await until(lambda: _delivery(bot)[1], 15, "the 429 to be recorded")
-        status, error, due = _delivery(bot)
-        retry_at = refused_at + timedelta(seconds=1)
-        assert (status, due) == ("pending", format_ts(_whole_second_up(retry_at)))
-        assert "Flood control exceeded" in str(error)
-        assert not [m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]
-        bot.clock.advance(_whole_second_up(retry_at) - refused_at)
-        [alert] = await bot.server.wait_for_reply(USER, timeout=15)
-        refused = [r for r in bot.server.requests if r.method == "sendMessage" and r.status == 429]
-        assert len(refused) == 1
-        assert alert.time - refused[0].time >= 0.95, "the limiter also paused for retry_after"
-        await until(lambda: _delivery(bot)[0] == "sent")
-    assert len([m for m in bot.server.sent_to(USER) if "correlation spike" in m.text]) == 1
-
-
-def _whole_second_up(moment: datetime) -> datetime:
-    """Retries are stored to the second, rounded up so none falls due early."""
-    return moment.replace(microsecond=0) + timedelta(seconds=1 if moment.microsecond else 0)
-
-
-def _delivery(bot: RunningBot) -> tuple[str, str | None, str]:
-    """(status, last error, next attempt) of the alert's delivery."""
-    [(status, error, due)] = bot.store.query(
-        "SELECT d.status, d.last_error, d.next_attempt_at FROM deliveries d "
-        "JOIN outbound o ON o.id = d.outbound_id WHERE o.key LIKE 'spike:%' AND d.chat_id = ?",
-        (USER,),
-    )
-    return str(status), None if error is None else str(error), str(due)
-
-
 async def test_unknown_command_gets_the_command_list(tmp_path: Path) -> None:
     """An unknown command is answered with usage; one meant for another bot is ignored."""
     async with running_bot(tmp_path) as bot:
@@ -395,34 +289,3 @@ async def test_unknown_command_gets_the_command_list(tmp_path: Path) -> None:
     assert "Unknown command /frobnicate" in reply.text
     assert "/corr [SYMBOL]" in reply.text
     assert "Unknown command" not in group_reply.text
-
-
-async def test_conflict_stops_the_bot_with_a_clear_status(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A second instance polling the same token makes this one exit with EXIT_CONFLICT."""
-    async with running_bot(tmp_path, ready=False) as bot:
-        bot.server.conflict = True
-        status = await __import__("asyncio").wait_for(bot.task, timeout=20)
-    assert status == EXIT_CONFLICT
-    assert "another instance is polling this bot token" in caplog.text
-
-
-async def test_token_never_appears_in_logs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """At DEBUG, through requests, failures and deliveries, no log line holds the token."""
-    caplog.set_level(logging.DEBUG)
-    async with running_bot(tmp_path) as bot:
-        bot.server.send_command("/start", chat_id=USER, user_id=USER)
-        await bot.server.wait_for_reply(USER)
-        bot.server.error_rate = 1.0
-        bot.queue_alert(date(2024, 6, 3), AlertKind.REGIME)
-        await until(lambda: bot.store.query("SELECT attempts FROM deliveries")[0][0] >= 1, 15)
-        bot.server.error_rate = 0.0
-    assert caplog.records, "the run must have logged something"
-    assert "/bot" in caplog.text or "sendMessage" in caplog.text
-    secret = TOKEN.split(":", 1)[1]
-    assert secret not in caplog.text
-    for record in caplog.records:
-        assert secret not in record.getMessage()
