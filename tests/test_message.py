@@ -27,7 +27,7 @@ def test_a_bare_message_round_trips_with_its_defaults() -> None:
 
 def test_text_outside_ascii_is_kept_as_written() -> None:
     """Arrows, the Greek rho and emoji reach the outbox unescaped and come back the same."""
-    message = Message(title="linked → coupled", lead="ρ up ⚠️", footer="")
+    message = Message(title="linked → coupled", lead="ρ up ⚠️", footer="")  # noqa: RUF001 - the Greek letter on purpose
     text = message.to_json()
     assert "→" in text
     assert Message.from_json(text) == message
