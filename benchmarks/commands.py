@@ -114,8 +114,7 @@ async def _next_session(bot: RunningBot) -> str:
     as_of = datetime.fromisoformat(_as_of(bot)).date()
     closes = nyse().closes(first=as_of + timedelta(days=1))
     target = closes.iloc[0].to_pydatetime().astimezone(UTC) + timedelta(hours=3)
-    clock = bot.clock
-    clock.offset = target - clock.start - timedelta(seconds=time.monotonic() - clock.origin)
+    bot.clock.advance(target - bot.clock())
     bot.server.send_command("/runnow", chat_id=ADMIN, user_id=ADMIN)
     await bot.server.wait_for_reply(ADMIN, count=2, timeout=120)
     expected = closes.index[0].date().isoformat()

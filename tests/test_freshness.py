@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from bot.core.calendar import nyse
-from bot.core.freshness import SymbolFreshness, check_freshness, freshness_problems
-from bot.core.market_data import RefreshSettings
+from bot.core.freshness import SymbolFreshness, check_freshness
 from bot.core.models import Asset, AssetKind
 from bot.core.store import Store
 
@@ -18,7 +17,6 @@ BTC = Asset("BTC", AssetKind.CRYPTO)
 PSCT = Asset("PSCT", AssetKind.EQUITY)
 #: Tuesday 2024-12-03, 23:00 UTC: that session closed two hours ago.
 NOW = datetime(2024, 12, 3, 23, tzinfo=UTC)
-SETTINGS = RefreshSettings(history_sessions=100, overlap_sessions=3, late_retry_sessions=20)
 
 
 @pytest.fixture
@@ -49,7 +47,18 @@ def _check(store: Store, assets: list[Asset]) -> list[SymbolFreshness]:
 
 
 def _problems(store: Store, now: datetime = NOW) -> list[str]:
-    return freshness_problems(store.prices, nyse(), now, SETTINGS, assets=[BTC, PSCT])
+    """The lines /status and health show, for BTC and PSCT sampled at the equity close."""
+    report = check_freshness(
+        store.prices,
+        nyse(),
+        now,
+        assets=[BTC, PSCT],
+        history_sessions=100,
+        retry=20,  # the larger of the overlap (3) and the late-retry horizon (20)
+        stale_after=timedelta(minutes=90),
+        sampling={"BTC": "equity_close", "PSCT": "equity_close"},
+    )
+    return [line for symbol in report for line in symbol.problems()]
 
 
 def test_a_complete_store_has_no_problem(store: Store) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,14 +32,10 @@ from bot.core.models import Asset
 from bot.core.sampling import Sampling, target_instants
 from bot.core.store.prices import Prices
 
-if TYPE_CHECKING:  # market_data builds its statuses from this module
-    from bot.core.market_data import RefreshSettings
-
 __all__ = [
     "FROZEN_AFTER",
     "SymbolFreshness",
     "check_freshness",
-    "freshness_problems",
     "retry_sessions",
 ]
 
@@ -156,40 +151,6 @@ def check_freshness(
             )
         )
     return found
-
-
-def freshness_problems(
-    prices: Prices,
-    calendar: TradingCalendar,
-    now: datetime,
-    settings: RefreshSettings,
-    *,
-    assets: Sequence[Asset],
-    sampling: Mapping[str, Sampling] | None = None,
-) -> list[str]:
-    """One readable line per symbol problem: frozen or late feeds, holes still being fetched.
-
-    ``settings`` is the :class:`~bot.core.market_data.RefreshSettings` of ``data.*``;
-    ``sampling`` defaults to what the settings configure (``MarketData.sampling`` is exact
-    when the crypto source has daily bars only).
-    """
-    chosen = sampling if sampling is not None else default_sampling(assets, settings)
-    report = check_freshness(
-        prices,
-        calendar,
-        now,
-        assets=assets,
-        history_sessions=settings.history_sessions,
-        retry=retry_sessions(settings.overlap_sessions, settings.late_retry_sessions),
-        stale_after=settings.stale_after,
-        sampling=chosen,
-    )
-    return [line for symbol in report for line in symbol.problems()]
-
-
-def default_sampling(assets: Sequence[Asset], settings: RefreshSettings) -> dict[str, Sampling]:
-    """Crypto at the configured sampling, equities at the close."""
-    return {a.symbol: (settings.crypto_sampling if a.is_crypto else "equity_close") for a in assets}
 
 
 def _dates(days: Sequence[date]) -> str:
