@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot import __version__
 from bot.cli import main
-from tests.fakes.clock import ProcessClock
-from tests.test_cli_fetch import AT, _csv_config
-
-
-@pytest.fixture(autouse=True)
-def _clock() -> Iterator[ProcessClock]:
-    """The CLI reads the production clock: the whole process stands at :data:`AT`."""
-    with ProcessClock(AT) as clock:
-        yield clock
+from tests.fakes.cli import (
+    at_clock,  # noqa: F401 - the autouse fixture: the process stands at AT
+    csv_config,
+)
 
 
 def test_version_is_printed() -> None:
@@ -55,6 +49,6 @@ def test_config_from_environment_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """$CORRBOT_CONFIG is used when --config is absent."""
-    monkeypatch.setenv("CORRBOT_CONFIG", str(_csv_config(tmp_path)))
+    monkeypatch.setenv("CORRBOT_CONFIG", str(csv_config(tmp_path)))
     assert main(["fetch"]) == 0
     assert "csv:QQQ.csv" in capsys.readouterr().out

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.core.calendar import nyse
-from tests.fakes.clock import ProcessClock
+from tests.fakes.cli import (
+    at_clock,  # noqa: F401 - the autouse fixture: the process stands at AT
+    recent_sessions,
+)
 from tests.fakes.market import write_csv_market
-
-#: Wednesday 2026-12-02, 14:00 UTC: Tuesday's session and the crypto close after it are in.
-AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _clock() -> Iterator[ProcessClock]:
-    """The CLI reads the production clock: the whole process stands at :data:`AT`."""
-    with ProcessClock(AT) as clock:
-        yield clock
-
-
-def _recent_sessions(count: int) -> list[str]:
-    """The last ``count`` sessions closed at :data:`AT`, by the calendar the code uses."""
-    return [ts.date().isoformat() for ts in nyse().recent_closes(count, AT).index]
-
 
 #: The backtest's market: calm, then BTC and PSCT moving together from this session on.
 BACKTEST_SESSIONS, BACKTEST_COUPLED_FROM = 500, 400
@@ -38,7 +22,7 @@ def test_backtest_writes_csvs_chart_and_per_year_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`corrbot backtest` writes the three files with the documented columns."""
-    dates = _recent_sessions(BACKTEST_SESSIONS)
+    dates = recent_sessions(BACKTEST_SESSIONS)
     write_csv_market(tmp_path / "prices", dates, BACKTEST_COUPLED_FROM)
     config = tmp_path / "config.yaml"
     config.write_text(

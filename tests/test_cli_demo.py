@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from tests.fakes.clock import ProcessClock
-
-#: Wednesday 2026-12-02, 14:00 UTC: Tuesday's session and the crypto close after it are in.
-AT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _clock() -> Iterator[ProcessClock]:
-    """The CLI reads the production clock: the whole process stands at :data:`AT`."""
-    with ProcessClock(AT) as clock:
-        yield clock
+from tests.fakes.cli import at_clock  # noqa: F401 - the autouse fixture: the process stands at AT
 
 
 def test_demo_runs_offline_and_writes_its_chart(
