@@ -1,4 +1,4 @@
-"""The daily job as the running bot performs it, and the admins' status report.
+"""The daily job as the running bot performs it: run, retry while data is late, tell admins.
 
 The job: run ``service.check_now()``, wake the sender so deliveries start at once, and,
 when the day's data is not available yet, try again every ``retry_minutes`` until
