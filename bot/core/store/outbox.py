@@ -260,10 +260,10 @@ class Outbox:
         """Queue a message to named chats (admins), once per key; returns whether it is new."""
         stamp = format_ts(now)
         with self._db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM outbound WHERE key = ?", (key,)).fetchone():
-                return False
-            deliver_to(conn, insert_outbound(conn, key, "notice", payload, stamp), chat_ids, stamp)
-        return True
+            outbound_id = _insert_new(conn, key, "notice", payload, stamp)
+            if outbound_id is not None:
+                deliver_to(conn, outbound_id, chat_ids, stamp)
+        return outbound_id is not None
 
     def audience(self, kind: AlertKind, *, follows: str | None = None) -> int:
         """How many chats an alert of ``kind`` would reach, as :func:`fan_out` decides.
@@ -324,9 +324,8 @@ def queue_alert(
 
 def queue_digest(conn: sqlite3.Connection, key: str, payload: str, stamp: str) -> int:
     """The day's digest to the chats that asked for it, once per key; returns how many."""
-    if conn.execute("SELECT 1 FROM outbound WHERE key = ?", (key,)).fetchone() is not None:
-        return 0
-    return fan_out_digest(conn, insert_outbound(conn, key, "digest", payload, stamp), stamp)
+    outbound_id = _insert_new(conn, key, "digest", payload, stamp)
+    return 0 if outbound_id is None else fan_out_digest(conn, outbound_id, stamp)
 
 
 def insert_outbound(
@@ -350,6 +349,18 @@ def insert_outbound(
     )
     row = conn.execute("SELECT id FROM outbound WHERE key = ?", (key,)).fetchone()
     return int(row[0])
+
+
+def _insert_new(
+    conn: sqlite3.Connection, key: str, kind: str, payload: str, stamp: str
+) -> int | None:
+    """Store a message sent once per key (a notice, a digest); its id, or ``None`` if known."""
+    cursor = conn.execute(
+        "INSERT INTO outbound (key, kind, payload, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (key) DO NOTHING",
+        (key, kind, payload, stamp),
+    )
+    return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
 
 
 def fan_out(conn: sqlite3.Connection, outbound_id: int, kind: AlertKind, stamp: str) -> int:
