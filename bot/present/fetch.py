@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.core.models import SymbolStatus
+from bot.present.numbers import counted
 from bot.present.plain import text_table
 
 __all__ = ["fetch_table"]
@@ -25,12 +26,11 @@ def fetch_table(statuses: Sequence[SymbolStatus]) -> str:
         elif status.stale_sessions == 0:
             stale = "fresh"
         else:
-            plural = "s" if status.stale_sessions != 1 else ""
-            stale = f"{status.stale_sessions} session{plural} behind"
+            stale = f"{counted(status.stale_sessions, 'session')} behind"
         if status.pending:
             stale += f", {len(status.pending)} missing (fetched again)"
         if status.gaps:
-            stale += f", {len(status.gaps)} known gap{'s' if len(status.gaps) != 1 else ''}"
+            stale += f", {counted(len(status.gaps), 'known gap')}"
         rows.append(
             [
                 status.asset.symbol,

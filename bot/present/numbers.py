@@ -12,6 +12,7 @@ from collections.abc import Mapping
 __all__ = [
     "ARROW",
     "VOL_NOTE_RATIO",
+    "counted",
     "display_name",
     "fmt_change",
     "fmt_corr",
@@ -94,3 +95,8 @@ def display_name(symbol: str, labels: Mapping[str, str]) -> str:
     if not label:
         return symbol
     return f"{symbol} - {label}" if "(" in label else f"{symbol} ({label})"
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 known gap``, ``3 known gaps``: a count and its noun, plural unless exactly one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

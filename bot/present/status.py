@@ -16,6 +16,7 @@ from bot.core.status import StatusReport
 from bot.core.store import format_ts
 from bot.core.store.meta import LastRun
 from bot.present.markup import escape
+from bot.present.numbers import counted
 
 __all__ = ["status_html"]
 
@@ -54,7 +55,7 @@ def _data_line(item: SymbolStatus) -> str:
     if item.pending:
         line += f"; {len(item.pending)} missing, fetched again ({_days(item.pending)})"
     if item.gaps:
-        line += f"; {_count(len(item.gaps), 'known gap')} ({_days(item.gaps)})"
+        line += f"; {counted(len(item.gaps), 'known gap')} ({_days(item.gaps)})"
     return line
 
 
@@ -85,7 +86,3 @@ def _run_line(run: LastRun | None) -> str:
     as_of = "n/a" if run.as_of is None else run.as_of.isoformat()
     finished = format_ts(run.finished_at)
     return escape(f"{finished} ({outcome}, {run.alerts} alerts, data as of {as_of})")
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
